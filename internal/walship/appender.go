@@ -1,0 +1,254 @@
+package walship
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/gfsha/master/internal/fencing"
+)
+
+// StateMachine is what the log drives. Apply is called from one goroutine at
+// a time, strictly in index order, and only with committed records; its
+// result is handed back to whoever appended the record.
+type StateMachine interface {
+	Apply(r Record) any
+	AppliedIndex() uint64
+}
+
+// AppenderConfig configures an Appender.
+type AppenderConfig struct {
+	Client *clientv3.Client
+	Keys   Keys
+	// LeaderKey and Token form the fencing guard of every transaction.
+	LeaderKey string
+	Token     fencing.Token
+	// Head is the last fenced index, read after winning; the state machine
+	// must have applied exactly up to it.
+	Head uint64
+	SM   StateMachine
+	// MaxBatchBytes bounds one transaction (default 1 MiB; etcd refuses
+	// requests over 1.5 MiB).
+	MaxBatchBytes int
+	// CommitTimeout bounds one transaction (default 5 s).
+	CommitTimeout time.Duration
+	// Observe, if set, is told of every committed batch (metrics).
+	Observe func(records, bytes int, took time.Duration)
+
+	// beforeCommit, in tests, runs just before a transaction is sent.
+	beforeCommit func()
+}
+
+// Result is the outcome of one append.
+type Result struct {
+	Index uint64
+	Value any // what StateMachine.Apply returned
+}
+
+type proposal struct {
+	data []byte
+	done chan appendResult
+}
+
+type appendResult struct {
+	Result
+	err error
+}
+
+// Appender is the primary's group-commit writer. Append may be called from
+// many goroutines; one transaction is in flight at a time and carries
+// everything queued while the previous one committed.
+type Appender struct {
+	cfg AppenderConfig
+
+	mu      sync.Mutex // guards pending, bytes, stopErr
+	pending []*proposal
+	bytes   int
+	stopErr error // non-nil once stopped
+
+	wake chan struct{}
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// NewAppender starts the appender's loop under ctx, which should be the
+// leadership context: when it ends, the appender stops.
+func NewAppender(ctx context.Context, cfg AppenderConfig) (*Appender, error) {
+	if cfg.MaxBatchBytes <= 0 {
+		cfg.MaxBatchBytes = 1 << 20
+	}
+	if cfg.CommitTimeout <= 0 {
+		cfg.CommitTimeout = 5 * time.Second
+	}
+	if got := cfg.SM.AppliedIndex(); got != cfg.Head {
+		return nil, fmt.Errorf("walship: state machine applied %d but the log head is %d; catch up before appending", got, cfg.Head)
+	}
+	a := &Appender{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	a.wg.Add(1)
+	go a.loop(ctx)
+	return a, nil
+}
+
+// Append queues data and waits until it is committed and applied, or fails.
+// On ErrUnknownOutcome the record may be in the log; on every other error it
+// is not. ctx abandons the wait only: a record already sent stays sent.
+func (a *Appender) Append(ctx context.Context, data []byte) (Result, error) {
+	if len(data)+64 > a.cfg.MaxBatchBytes {
+		return Result{}, fmt.Errorf("record of %d bytes exceeds the %d-byte batch limit: %w", len(data), a.cfg.MaxBatchBytes, ErrTooLarge)
+	}
+	p := &proposal{data: data, done: make(chan appendResult, 1)}
+	a.mu.Lock()
+	if a.stopErr != nil {
+		err := a.stopErr
+		a.mu.Unlock()
+		return Result{}, err
+	}
+	a.pending = append(a.pending, p)
+	a.bytes += len(data) + 20
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case r := <-p.done:
+		return r.Result, r.err
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
+	}
+}
+
+// Done is closed when the appender has stopped.
+func (a *Appender) Done() <-chan struct{} { return a.done }
+
+// Err is why the appender stopped, or nil while it runs.
+func (a *Appender) Err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stopErr
+}
+
+// Wait waits for the loop to end (after ctx ended or a failed append).
+func (a *Appender) Wait() { a.wg.Wait() }
+
+func (a *Appender) loop(ctx context.Context) {
+	defer a.wg.Done()
+	defer close(a.done)
+	head := a.cfg.Head
+	var buf []byte
+	for {
+		select {
+		case <-ctx.Done():
+			a.stop(fmt.Errorf("%w: %v", ErrStopped, context.Cause(ctx)), nil)
+			return
+		case <-a.wake:
+		}
+		for {
+			batch := a.take()
+			if len(batch) == 0 {
+				break
+			}
+			var err error
+			buf, head, err = a.commit(ctx, buf[:0], head, batch)
+			if err != nil {
+				a.stop(err, batch)
+				return
+			}
+		}
+	}
+}
+
+// take removes up to MaxBatchBytes of queued proposals.
+func (a *Appender) take() []*proposal {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n, size := 0, 0
+	for n < len(a.pending) {
+		s := len(a.pending[n].data) + 20
+		if n > 0 && size+s > a.cfg.MaxBatchBytes-batchHeaderLen-64 {
+			break
+		}
+		size += s
+		n++
+	}
+	batch := a.pending[:n:n]
+	a.pending = a.pending[n:]
+	a.bytes -= size
+	if len(a.pending) == 0 {
+		a.pending = nil
+	}
+	return batch
+}
+
+// commit writes one batch in one fenced transaction, then applies it.
+func (a *Appender) commit(ctx context.Context, buf []byte, head uint64, ps []*proposal) ([]byte, uint64, error) {
+	b := &Batch{First: head + 1, Token: a.cfg.Token, Committed: time.Now(), Records: make([]Record, len(ps))}
+	for i, p := range ps {
+		b.Records[i] = Record{Index: head + 1 + uint64(i), Token: a.cfg.Token, Data: p.data}
+	}
+	buf = encodeBatch(buf, b)
+	k := a.cfg.Keys
+	headCmp := clientv3.Compare(clientv3.Value(k.Head()), "=", formatIndex(head))
+	if head == 0 {
+		headCmp = clientv3.Compare(clientv3.Version(k.Head()), "=", 0)
+	}
+	if a.cfg.beforeCommit != nil {
+		a.cfg.beforeCommit()
+	}
+	if err := ctx.Err(); err != nil {
+		// Leadership ended before the batch was sent: definitely not written.
+		return buf, head, fmt.Errorf("%w: %v", ErrStopped, context.Cause(ctx))
+	}
+	// The transaction itself is not cancelled with leadership: etcd's compare
+	// settles it either way, and a definite answer beats an unknown outcome.
+	start := time.Now()
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.CommitTimeout)
+	resp, err := a.cfg.Client.Txn(tctx).If(
+		fencing.Guard(a.cfg.LeaderKey, a.cfg.Token),
+		headCmp,
+		clientv3.Compare(clientv3.CreateRevision(k.Batch(b.First)), "=", 0),
+	).Then(
+		clientv3.OpPut(k.Batch(b.First), string(buf)),
+		clientv3.OpPut(k.Head(), formatIndex(b.Last())),
+	).Commit()
+	cancel()
+	if err != nil {
+		return buf, head, fmt.Errorf("batch %d..%d: %w: %v", b.First, b.Last(), ErrUnknownOutcome, err)
+	}
+	if !resp.Succeeded {
+		return buf, head, fmt.Errorf("batch %d..%d with token %d (leader key %s gone or log head moved): %w", b.First, b.Last(), a.cfg.Token, a.cfg.LeaderKey, ErrDeposed)
+	}
+	if a.cfg.Observe != nil {
+		a.cfg.Observe(len(ps), len(buf), time.Since(start))
+	}
+	for i, p := range ps {
+		v := a.cfg.SM.Apply(b.Records[i])
+		p.done <- appendResult{Result: Result{Index: b.Records[i].Index, Value: v}}
+	}
+	return buf, b.Last(), nil
+}
+
+// stop fails the in-flight batch with err and everything queued with a
+// definite not-written error, and refuses further appends.
+func (a *Appender) stop(err error, inflight []*proposal) {
+	a.mu.Lock()
+	// Queued records were never sent: their error wraps ErrStopped only,
+	// never ErrUnknownOutcome, whatever happened to the in-flight batch.
+	a.stopErr = fmt.Errorf("%w: %v", ErrStopped, err)
+	if errors.Is(err, ErrStopped) {
+		a.stopErr = err
+	}
+	queued := a.pending
+	a.pending, a.bytes = nil, 0
+	a.mu.Unlock()
+	for _, p := range inflight {
+		p.done <- appendResult{err: err}
+	}
+	for _, p := range queued {
+		p.done <- appendResult{err: a.stopErr}
+	}
+}

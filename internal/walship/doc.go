@@ -1,0 +1,29 @@
+// Package walship keeps a master's operation log in etcd: the primary's
+// group-commit [Appender] and the standbys' [Tailer].
+//
+// Layout under a log prefix P:
+//
+//	P/b/<first index, 20 digits>   one batch of records, checksummed
+//	P/head                         the last fenced index, 20 digits
+//
+// Guarantees:
+//
+//   - Every batch is written by ONE etcd transaction whose If clause holds the
+//     writer's fencing guard and the expected head. A writer whose leader key
+//     is gone, or whose idea of the head is stale, writes nothing; the
+//     Appender then fails every pending append with [ErrDeposed] and stops.
+//   - Indexes are dense: a batch starts at head+1 and moves head to its last
+//     index in the same transaction.
+//   - Every record carries its writer's token and every batch a CRC-32C; a
+//     Tailer verifies both, applies strictly in index order, requires tokens
+//     never to decrease, and stops with [ErrGap] or [ErrCorrupt] rather than
+//     skip anything.
+//   - The Appender applies a record to the state machine, and acknowledges it,
+//     only after its transaction committed.
+//
+// What it does not do: decide who leads (package election), or interpret
+// records (the state machine behind [StateMachine]). An append whose
+// transaction outcome is unknown (etcd unreachable mid-commit) fails with
+// [ErrUnknownOutcome]: the record may or may not be in the log, and the
+// Appender stops so that a Tailer, not a guess, settles the state.
+package walship

@@ -1,0 +1,24 @@
+package walship
+
+import "errors"
+
+// Sentinel errors.
+var (
+	// ErrDeposed: the fenced transaction failed its compare; this writer no
+	// longer leads (or its view of the head is stale). Nothing was written.
+	ErrDeposed = errors.New("walship: deposed: fenced append rejected by etcd")
+	// ErrUnknownOutcome: the transaction's fate is unknown; the record may or
+	// may not be in the log.
+	ErrUnknownOutcome = errors.New("walship: append outcome unknown")
+	// ErrStopped: the appender stopped before this record was sent; it was
+	// not written.
+	ErrStopped = errors.New("walship: appender stopped")
+	// ErrTooLarge: a record that can never fit in one etcd request.
+	ErrTooLarge = errors.New("walship: record too large")
+	// ErrCorrupt: a batch failed its checksum or structure check.
+	ErrCorrupt = errors.New("walship: corrupt log")
+	// ErrGap: the log skips an index.
+	ErrGap = errors.New("walship: gap in log")
+	// ErrTokenRegression: a record carries a lower token than one before it.
+	ErrTokenRegression = errors.New("walship: token went backwards")
+)

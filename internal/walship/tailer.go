@@ -1,0 +1,283 @@
+package walship
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/gfsha/master/internal/fencing"
+)
+
+// Tailer replays the log into a state machine, following it by watch.
+type Tailer struct {
+	c    *clientv3.Client
+	keys Keys
+	sm   StateMachine
+	now  func() time.Time
+
+	mu          sync.Mutex // guards the fields below
+	head        uint64     // last fenced index seen in etcd
+	lastToken   fencing.Token
+	behindSince time.Time     // when head first exceeded applied; zero when caught up
+	changed     chan struct{} // closed and replaced on every apply or head change
+	err         error         // why Run stopped for good
+}
+
+// NewTailer makes a tailer that resumes after sm.AppliedIndex().
+func NewTailer(c *clientv3.Client, keys Keys, sm StateMachine) *Tailer {
+	return &Tailer{c: c, keys: keys, sm: sm, now: time.Now, changed: make(chan struct{})}
+}
+
+// Status is a replay progress snapshot.
+type Status struct {
+	Applied    uint64
+	Head       uint64
+	LagEntries uint64
+	Lag        time.Duration // since the oldest unapplied record was seen
+	Token      fencing.Token // of the last applied record
+}
+
+// Status reports progress.
+func (t *Tailer) Status() Status {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	applied := t.sm.AppliedIndex()
+	s := Status{Applied: applied, Head: t.head, Token: t.lastToken}
+	if t.head > applied {
+		s.LagEntries = t.head - applied
+		if !t.behindSince.IsZero() {
+			s.Lag = t.now().Sub(t.behindSince)
+		}
+	}
+	return s
+}
+
+// Err is why replay stopped for good (gap, corruption), or nil.
+func (t *Tailer) Err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
+
+// WaitApplied blocks until the state machine applied index, replay failed,
+// or ctx ended.
+func (t *Tailer) WaitApplied(ctx context.Context, index uint64) error {
+	for {
+		t.mu.Lock()
+		ch, err := t.changed, t.err
+		t.mu.Unlock()
+		if t.sm.AppliedIndex() >= index {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// SetLastToken seeds the token check after a restore.
+func (t *Tailer) SetLastToken(tok fencing.Token) {
+	t.mu.Lock()
+	t.lastToken = tok
+	t.mu.Unlock()
+}
+
+func (t *Tailer) notifyLocked() {
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+func (t *Tailer) setHead(h uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h > t.head {
+		t.head = h
+	}
+	t.trackLagLocked()
+	t.notifyLocked()
+}
+
+func (t *Tailer) trackLagLocked() {
+	applied := t.sm.AppliedIndex()
+	switch {
+	case t.head <= applied:
+		t.behindSince = time.Time{}
+	case t.behindSince.IsZero():
+		t.behindSince = t.now()
+	}
+}
+
+// Run replays until ctx ends (returning nil) or the log is found broken
+// (returning an error wrapping ErrGap, ErrCorrupt or ErrTokenRegression).
+// Transient etcd errors are retried with backoff.
+func (t *Tailer) Run(ctx context.Context) error {
+	backoff := 20 * time.Millisecond
+	for ctx.Err() == nil {
+		err := t.follow(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, ErrGap) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTokenRegression) {
+			t.mu.Lock()
+			t.err = err
+			t.notifyLocked()
+			t.mu.Unlock()
+			return err
+		}
+		timer := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-timer.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+	return nil
+}
+
+// follow reads everything after the applied index, then watches.
+func (t *Tailer) follow(ctx context.Context) error {
+	rev, err := t.catchUp(ctx)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wch := t.c.Watch(clientv3.WithRequireLeader(wctx), t.keys.WatchPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	for wr := range wch {
+		if err := wr.Err(); err != nil {
+			if errors.Is(err, rpctypes.ErrCompacted) {
+				return nil // re-read from the applied index
+			}
+			return err
+		}
+		for _, ev := range wr.Events {
+			if ev.Type != mvccpb.PUT {
+				continue // trimming deletes batches that were applied long ago
+			}
+			if err := t.handle(ev.Kv); err != nil {
+				return err
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// catchUp applies every batch after the applied index with ranged reads and
+// returns the revision they were read at.
+func (t *Tailer) catchUp(ctx context.Context) (int64, error) {
+	var rev int64
+	for {
+		from := t.keys.Batch(t.sm.AppliedIndex() + 1)
+		// Also read the batch that may contain applied+1 but start earlier.
+		r, err := t.c.Get(ctx, t.keys.Head())
+		if err != nil {
+			return 0, err
+		}
+		rev = r.Header.Revision
+		if len(r.Kvs) > 0 {
+			h, err := parseIndex(r.Kvs[0].Value)
+			if err != nil {
+				return 0, err
+			}
+			t.setHead(h)
+		}
+		prev, err := t.c.Get(ctx, t.keys.BatchPrefix(), clientv3.WithRange(from), clientv3.WithRev(rev),
+			clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(1))
+		if err != nil {
+			return 0, err
+		}
+		for _, kv := range prev.Kvs {
+			if err := t.handle(kv); err != nil {
+				return 0, err
+			}
+		}
+		const page = 64
+		resp, err := t.c.Get(ctx, from, clientv3.WithRange(t.keys.BatchEnd()), clientv3.WithRev(rev), clientv3.WithLimit(page))
+		if err != nil {
+			return 0, err
+		}
+		for _, kv := range resp.Kvs {
+			if err := t.handle(kv); err != nil {
+				return 0, err
+			}
+		}
+		if !resp.More {
+			return rev, nil
+		}
+	}
+}
+
+// handle applies one PUT under the log prefix.
+func (t *Tailer) handle(kv *mvccpb.KeyValue) error {
+	key := string(kv.Key)
+	if key == t.keys.Head() {
+		h, err := parseIndex(kv.Value)
+		if err != nil {
+			return err
+		}
+		t.setHead(h)
+		return nil
+	}
+	if !strings.HasPrefix(key, t.keys.BatchPrefix()) {
+		return nil
+	}
+	b, err := decodeBatch(kv.Value)
+	if err != nil {
+		return fmt.Errorf("batch %s: %w", key, err)
+	}
+	if want := t.keys.Batch(b.First); want != key {
+		return fmt.Errorf("batch at %s says it starts at %d: %w", key, b.First, ErrCorrupt)
+	}
+	applied := t.sm.AppliedIndex()
+	if b.Last() <= applied {
+		return nil // already applied (re-read after a reconnect)
+	}
+	if b.First > applied+1 {
+		return fmt.Errorf("next index is %d but batch %s starts at %d: %w", applied+1, key, b.First, ErrGap)
+	}
+	t.mu.Lock()
+	last := t.lastToken
+	t.mu.Unlock()
+	for _, r := range b.Records[applied+1-b.First:] {
+		if r.Token < last {
+			return fmt.Errorf("record %d has token %d after token %d: %w", r.Index, r.Token, last, ErrTokenRegression)
+		}
+		last = r.Token
+		t.sm.Apply(r)
+	}
+	t.mu.Lock()
+	t.lastToken = last
+	if b.Last() > t.head {
+		t.head = b.Last()
+	}
+	t.trackLagLocked()
+	t.notifyLocked()
+	t.mu.Unlock()
+	return nil
+}
+
+// ReadHead returns the last fenced index, read linearizably now.
+func ReadHead(ctx context.Context, c *clientv3.Client, keys Keys) (uint64, error) {
+	r, err := c.Get(ctx, keys.Head())
+	if err != nil {
+		return 0, fmt.Errorf("walship: read log head: %w", err)
+	}
+	if len(r.Kvs) == 0 {
+		return 0, nil
+	}
+	return parseIndex(r.Kvs[0].Value)
+}
