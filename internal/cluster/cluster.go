@@ -1,0 +1,112 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/gfsha/master/internal/walship"
+)
+
+// Keys lays out a cluster's keys under Prefix ("/gfsha/<cluster>").
+type Keys struct{ Prefix string }
+
+// ForCluster returns the keys of the named cluster.
+func ForCluster(name string) Keys { return Keys{Prefix: "/gfsha/" + name} }
+
+// Election is the election prefix (candidates are keys below it).
+func (k Keys) Election() string { return k.Prefix + "/election" }
+
+// WAL is the operation log's layout.
+func (k Keys) WAL() walship.Keys { return walship.Keys{Prefix: k.Prefix + "/wal"} }
+
+// Members is the prefix of member status keys.
+func (k Keys) Members() string { return k.Prefix + "/members/" }
+
+// Member is one member's status key.
+func (k Keys) Member(nodeID string) string { return k.Members() + nodeID }
+
+// History is the prefix of leadership-change records.
+func (k Keys) History() string { return k.Prefix + "/history/" }
+
+// HistoryEntry is the key of the record written by the leader with token.
+func (k Keys) HistoryEntry(token int64) string { return fmt.Sprintf("%s%020d", k.History(), token) }
+
+// Control is the prefix of operator requests (pause, switchover).
+func (k Keys) Control() string { return k.Prefix + "/control/" }
+
+// LeaderValue is what a candidate stores in its election key.
+type LeaderValue struct {
+	NodeID      string `json:"node_id"`
+	Address     string `json:"address"`
+	HTTPAddress string `json:"http_address"`
+}
+
+// Encode returns the JSON form.
+func (v LeaderValue) Encode() []byte { b, _ := json.Marshal(v); return b }
+
+// DecodeLeaderValue parses an election key's value.
+func DecodeLeaderValue(b []byte) (LeaderValue, error) {
+	var v LeaderValue
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("cluster: leader value %q: %w", b, err)
+	}
+	return v, nil
+}
+
+// Roles a member reports.
+const (
+	RoleStandby    = "standby"
+	RoleCandidate  = "candidate"
+	RoleCatchingUp = "catching-up"
+	RolePrimary    = "primary"
+)
+
+// Promotion records how a member last became primary.
+type Promotion struct {
+	Token           int64   `json:"token"`
+	PreviousToken   int64   `json:"previous_token"`
+	ReplayedEntries uint64  `json:"replayed_entries"`
+	CatchUpMs       float64 `json:"catch_up_ms"`
+	FirstWriteMs    float64 `json:"first_write_ms"`
+	WonUnixNano     int64   `json:"won_unix_nano"`
+	ServingUnixNano int64   `json:"serving_unix_nano"`
+}
+
+// MemberStatus is one member's entry of `ctl status`, kept in etcd under the
+// member's session lease.
+type MemberStatus struct {
+	NodeID          string     `json:"node_id"`
+	Role            string     `json:"role"`
+	Address         string     `json:"address"`
+	HTTPAddress     string     `json:"http_address"`
+	LeaseID         string     `json:"lease_id"`
+	AppliedIndex    uint64     `json:"applied_index"`
+	LagEntries      uint64     `json:"lag_entries"`
+	LagMs           float64    `json:"lag_ms"`
+	CheckpointIndex uint64     `json:"checkpoint_index"`
+	Token           int64      `json:"token,omitempty"`
+	Digest          string     `json:"digest,omitempty"`
+	ReplayError     string     `json:"replay_error,omitempty"`
+	LastPromotion   *Promotion `json:"last_promotion,omitempty"`
+}
+
+// HistoryRecord is one leadership change, written by the new primary under
+// its fencing guard once it serves.
+type HistoryRecord struct {
+	Time          time.Time `json:"time"`
+	NewPrimary    string    `json:"new_primary"`
+	Token         int64     `json:"token"`
+	PreviousToken int64     `json:"previous_token"`
+	Reason        string    `json:"reason"`
+	Phases        Phases    `json:"phases"`
+}
+
+// Phases of a failover, in milliseconds.
+type Phases struct {
+	CatchUpMs    float64 `json:"catch_up_ms"`
+	FirstWriteMs float64 `json:"first_write_ms"`
+}
+
+// Ms converts a duration to fractional milliseconds.
+func Ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

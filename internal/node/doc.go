@@ -1,0 +1,25 @@
+// Package node runs one master through its lifecycle:
+//
+//	standby → candidate → catching-up → primary → (deposed) → standby
+//
+// A node always holds the metadata state machine (package meta). While it
+// is not primary it replays the log from etcd into it (walship.Tailer) and
+// campaigns (package election). When it wins, the promotion gate opens only
+// after it has read the last fenced index from etcd AFTER winning and applied
+// every record up to it; then it writes a no-op record under its own token
+// (the first write, which proves the fence is its own) and serves.
+//
+// Guarantees:
+//   - Propose acknowledges a mutation only after the fenced transaction that
+//     carries it committed and the mutation was applied.
+//   - Before the gate opens, and as soon as leadership ends, every request
+//     fails with ErrNotPrimary naming the primary when one is known.
+//   - A deposed node fails everything still queued as not written, releases
+//     its session (a fresh one is started for the next campaign) and resumes
+//     replay from its applied index, which never runs ahead of the log.
+//   - Reads are answered only while leadership is valid: the leader key is
+//     known to exist and the lease is certainly unexpired on the monotonic
+//     clock (a node resumed after a pause past its TTL refuses them).
+//
+// It does not persist anything locally; restart recovery replays from etcd.
+package node

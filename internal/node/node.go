@@ -1,0 +1,529 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/gfsha/master/internal/cluster"
+	"github.com/gfsha/master/internal/election"
+	"github.com/gfsha/master/internal/fencing"
+	"github.com/gfsha/master/internal/meta"
+	"github.com/gfsha/master/internal/walship"
+)
+
+// Config configures a Node.
+type Config struct {
+	Client      *clientv3.Client
+	Keys        cluster.Keys
+	NodeID      string
+	Address     string // RPC address, advertised in the election value
+	HTTPAddress string
+	LeaseTTL    time.Duration
+	// MaxBatchBytes and CommitTimeout tune the appender (0: defaults).
+	MaxBatchBytes int
+	CommitTimeout time.Duration
+	// StatusInterval is how often member status is refreshed in etcd while
+	// it changes (default 250 ms).
+	StatusInterval time.Duration
+	Logger         *slog.Logger
+	// Metrics, if set, receives events (see Metrics).
+	Metrics Metrics
+}
+
+// Metrics receives the node's events. Implementations must be fast and
+// safe for concurrent use.
+type Metrics interface {
+	RoleChanged(role string)
+	BatchCommitted(records, bytes int, took time.Duration)
+	Promoted(p cluster.Promotion)
+}
+
+// Node is one master.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	state *meta.State
+	sm    stateMachine
+
+	mu         sync.Mutex // guards the fields below
+	role       string
+	session    *election.Session
+	lead       *election.Leadership
+	appender   *walship.Appender
+	tailer     *walship.Tailer
+	leader     cluster.LeaderValue // current holder of the election, as observed
+	lastToken  fencing.Token       // token of the last applied record
+	promotion  *cluster.Promotion
+	replayErr  error
+	statusKick chan struct{}
+	promoted   chan struct{} // closed and replaced each time this node starts serving
+
+	// applyHook, in tests, runs before each record is applied.
+	applyHook func(walship.Record)
+}
+
+// New makes a node; Run drives it.
+func New(cfg Config) *Node {
+	if cfg.LeaseTTL == 0 {
+		cfg.LeaseTTL = 10 * time.Second
+	}
+	if cfg.StatusInterval == 0 {
+		cfg.StatusInterval = 250 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	st := meta.New()
+	n := &Node{
+		cfg:        cfg,
+		log:        cfg.Logger.With("node", cfg.NodeID),
+		state:      st,
+		role:       cluster.RoleStandby,
+		statusKick: make(chan struct{}, 1),
+		promoted:   make(chan struct{}),
+	}
+	n.sm = stateMachine{n: n}
+	return n
+}
+
+// State is the node's state machine (read-only use: Stat, List, Digest).
+func (n *Node) State() *meta.State { return n.state }
+
+// ID is the node's id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// stateMachine adapts meta.State to walship and tracks the last token.
+type stateMachine struct{ n *Node }
+
+func (s stateMachine) Apply(r walship.Record) any {
+	if s.n.applyHook != nil {
+		s.n.applyHook(r)
+	}
+	res := s.n.state.ApplyEncoded(r.Index, r.Data)
+	s.n.mu.Lock()
+	s.n.lastToken = r.Token
+	s.n.mu.Unlock()
+	return res
+}
+
+func (s stateMachine) AppliedIndex() uint64 { return s.n.state.AppliedIndex() }
+
+// Role is the node's current role.
+func (n *Node) Role() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.role
+}
+
+func (n *Node) setRole(role, why string) {
+	n.mu.Lock()
+	old := n.role
+	n.role = role
+	n.mu.Unlock()
+	if old != role {
+		n.log.Info("role change", "from", old, "to", role, "why", why)
+		if n.cfg.Metrics != nil {
+			n.cfg.Metrics.RoleChanged(role)
+		}
+		n.kickStatus()
+	}
+}
+
+func (n *Node) kickStatus() {
+	select {
+	case n.statusKick <- struct{}{}:
+	default:
+	}
+}
+
+// Promoted returns a channel closed the next time this node starts serving.
+func (n *Node) Promoted() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.promoted
+}
+
+// Run drives the node until ctx ends. It keeps retrying, with logs, while
+// etcd is unreachable, and returns only ctx's error or a broken log.
+func (n *Node) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Add(2)
+	go func() { defer wg.Done(); n.observeLeader(ctx) }()
+	go func() { defer wg.Done(); n.publishStatus(ctx) }()
+
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := n.term(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, ErrReplay):
+			n.log.Error("replay stopped; this node will not serve until the log is repaired", "err", err)
+			<-ctx.Done()
+			return err
+		case err != nil:
+			n.log.Warn("retrying", "err", err, "in", backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		default:
+			backoff = 100 * time.Millisecond
+		}
+	}
+	return ctx.Err()
+}
+
+// term is one session: replay and campaign, then (maybe) lead. It returns
+// when the session or leadership ends.
+func (n *Node) term(ctx context.Context) error {
+	n.setRole(cluster.RoleStandby, "new session")
+	sctx, cancel := context.WithTimeout(ctx, n.cfg.LeaseTTL+5*time.Second)
+	s, err := election.NewSession(sctx, n.cfg.Client, n.cfg.LeaseTTL)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("etcd unreachable? %w", err)
+	}
+	n.mu.Lock()
+	n.session = s
+	n.mu.Unlock()
+	n.kickStatus()
+	defer func() {
+		n.mu.Lock()
+		n.session = nil
+		n.mu.Unlock()
+		// A fresh session for the next term: revoke this one so no stale
+		// election key lingers (bounded: etcd may be unreachable).
+		done := make(chan struct{})
+		go func() { s.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(n.cfg.LeaseTTL):
+			n.log.Warn("could not revoke old session; its lease will expire", "lease", s.LeaseIDHex())
+		}
+	}()
+
+	// Replay while campaigning.
+	tctx, stopTail := context.WithCancel(ctx)
+	tailer := walship.NewTailer(n.cfg.Client, n.cfg.Keys.WAL(), n.sm)
+	n.mu.Lock()
+	tailer.SetLastToken(n.lastToken)
+	n.tailer = tailer
+	n.mu.Unlock()
+	tailDone := make(chan error, 1)
+	go func() { tailDone <- tailer.Run(tctx) }()
+	stopTailer := func() error {
+		stopTail()
+		err := <-tailDone
+		return err
+	}
+	tailerStopped := false
+	defer func() {
+		if !tailerStopped {
+			stopTailer()
+		}
+	}()
+
+	n.setRole(cluster.RoleCandidate, "campaigning")
+	val := cluster.LeaderValue{NodeID: n.cfg.NodeID, Address: n.cfg.Address, HTTPAddress: n.cfg.HTTPAddress}
+	cctx, stopCampaign := context.WithCancel(ctx)
+	defer stopCampaign()
+	go func() {
+		// A broken log must not let this node win and stall the cluster.
+		select {
+		case err := <-tailDone:
+			tailDone <- err
+			if err != nil {
+				stopCampaign()
+			}
+		case <-cctx.Done():
+		}
+	}()
+	lead, err := election.Campaign(cctx, s, n.cfg.Keys.Election(), val.Encode())
+	if err != nil {
+		if rerr := tailer.Err(); rerr != nil {
+			n.setReplayErr(rerr)
+			return fmt.Errorf("%w: %v", ErrReplay, rerr)
+		}
+		return err
+	}
+	stopCampaign()
+	defer lead.Release()
+	return n.serveAsLeader(ctx, lead, tailer, func() error { tailerStopped = true; return stopTailer() })
+}
+
+func (n *Node) setReplayErr(err error) {
+	n.mu.Lock()
+	n.replayErr = err
+	n.mu.Unlock()
+	n.kickStatus()
+}
+
+// serveAsLeader runs the promotion gate and then serves until leadership ends.
+func (n *Node) serveAsLeader(ctx context.Context, l *election.Leadership, tailer *walship.Tailer, stopTailer func() error) error {
+	won := time.Now()
+	lctx := l.Context()
+	n.setRole(cluster.RoleCatchingUp, fmt.Sprintf("won election with token %d", l.Token()))
+	appliedAtWin := n.state.AppliedIndex()
+
+	// Gate, part 2: the last fenced index, read AFTER winning. Nobody else
+	// can move it now: every older leader's key is gone.
+	head, err := walship.ReadHead(lctx, n.cfg.Client, n.cfg.Keys.WAL())
+	if err != nil {
+		l.Resign(context.WithoutCancel(ctx))
+		return err
+	}
+	if err := tailer.WaitApplied(lctx, head); err != nil {
+		l.Resign(context.WithoutCancel(ctx))
+		if rerr := tailer.Err(); rerr != nil {
+			n.setReplayErr(rerr)
+			return fmt.Errorf("%w: %v", ErrReplay, rerr)
+		}
+		return fmt.Errorf("catching up to %d: %w", head, err)
+	}
+	if err := stopTailer(); err != nil {
+		n.setReplayErr(err)
+		l.Resign(context.WithoutCancel(ctx))
+		return fmt.Errorf("%w: %v", ErrReplay, err)
+	}
+	if got := n.state.AppliedIndex(); got != head {
+		l.Resign(context.WithoutCancel(ctx))
+		return fmt.Errorf("applied %d but the log head is %d after winning; refusing to serve", got, head)
+	}
+	caughtUp := time.Now()
+
+	n.mu.Lock()
+	prevToken := n.lastToken
+	n.mu.Unlock()
+	app, err := walship.NewAppender(lctx, walship.AppenderConfig{
+		Client:        n.cfg.Client,
+		Keys:          n.cfg.Keys.WAL(),
+		LeaderKey:     l.Key(),
+		Token:         l.Token(),
+		Head:          head,
+		SM:            n.sm,
+		MaxBatchBytes: n.cfg.MaxBatchBytes,
+		CommitTimeout: n.cfg.CommitTimeout,
+		Observe:       n.observeBatch,
+	})
+	if err != nil {
+		l.Resign(context.WithoutCancel(ctx))
+		return err
+	}
+	defer app.Wait()
+	// The first write: a no-op under the new token. Once it commits, this
+	// node's fence is the one etcd enforces.
+	if _, err := app.Append(lctx, meta.Op{Type: meta.OpNoop}.Marshal()); err != nil {
+		l.Release()
+		return fmt.Errorf("first write as primary: %w", err)
+	}
+	serving := time.Now()
+	p := cluster.Promotion{
+		Token:           int64(l.Token()),
+		PreviousToken:   int64(prevToken),
+		ReplayedEntries: head - appliedAtWin,
+		CatchUpMs:       cluster.Ms(caughtUp.Sub(won)),
+		FirstWriteMs:    cluster.Ms(serving.Sub(caughtUp)),
+		WonUnixNano:     won.UnixNano(),
+		ServingUnixNano: serving.UnixNano(),
+	}
+	n.mu.Lock()
+	n.lead, n.appender, n.promotion = l, app, &p
+	close(n.promoted)
+	n.promoted = make(chan struct{})
+	n.mu.Unlock()
+	n.setRole(cluster.RolePrimary, fmt.Sprintf("caught up to %d and wrote under token %d", head, l.Token()))
+	if n.cfg.Metrics != nil {
+		n.cfg.Metrics.Promoted(p)
+	}
+	n.writeHistory(lctx, l, p)
+
+	select {
+	case <-lctx.Done():
+	case <-app.Done():
+	case <-ctx.Done():
+	}
+	n.mu.Lock()
+	n.lead, n.appender = nil, nil
+	n.mu.Unlock()
+	why := "shutting down"
+	if err := app.Err(); err != nil {
+		why = err.Error()
+	} else if c := context.Cause(lctx); c != nil {
+		why = c.Error()
+	}
+	n.setRole(cluster.RoleStandby, "deposed: "+why)
+	l.Release()
+	app.Wait()
+	return nil
+}
+
+func (n *Node) observeBatch(records, bytes int, took time.Duration) {
+	if n.cfg.Metrics != nil {
+		n.cfg.Metrics.BatchCommitted(records, bytes, took)
+	}
+}
+
+// writeHistory records this leadership change in etcd under the fence.
+func (n *Node) writeHistory(ctx context.Context, l *election.Leadership, p cluster.Promotion) {
+	reason := "first start"
+	if p.PreviousToken != 0 {
+		reason = "failover"
+	}
+	rec := cluster.HistoryRecord{
+		Time: time.Now().UTC(), NewPrimary: n.cfg.NodeID, Token: p.Token, PreviousToken: p.PreviousToken,
+		Reason: reason, Phases: cluster.Phases{CatchUpMs: p.CatchUpMs, FirstWriteMs: p.FirstWriteMs},
+	}
+	b, _ := json.Marshal(rec)
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := n.cfg.Client.Txn(hctx).If(fencing.Guard(l.Key(), l.Token())).
+		Then(clientv3.OpPut(n.cfg.Keys.HistoryEntry(p.Token), string(b))).Commit()
+	if err != nil {
+		n.log.Warn("could not record leadership change in history", "err", err)
+	}
+}
+
+// observeLeader keeps n.leader current.
+func (n *Node) observeLeader(ctx context.Context) {
+	for l := range election.Observe(ctx, n.cfg.Client, n.cfg.Keys.Election()) {
+		v := cluster.LeaderValue{}
+		if l.Key != "" {
+			if dv, err := cluster.DecodeLeaderValue(l.Value); err == nil {
+				v = dv
+			}
+		}
+		n.mu.Lock()
+		n.leader = v
+		n.mu.Unlock()
+	}
+}
+
+func (n *Node) notPrimary() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e := &NotPrimaryError{Reason: n.role}
+	if n.leader.NodeID != "" && n.leader.NodeID != n.cfg.NodeID {
+		e.NodeID, e.Address = n.leader.NodeID, n.leader.Address
+	}
+	return e
+}
+
+// Propose validates op, logs it under the fence and applies it. It returns
+// the state machine's result (whose Err reports a rejected op) or an error:
+// ErrNotPrimary (not applied), ErrUnknownOutcome (maybe applied).
+func (n *Node) Propose(ctx context.Context, op meta.Op) (meta.Result, error) {
+	n.mu.Lock()
+	app := n.appender
+	n.mu.Unlock()
+	if app == nil {
+		return meta.Result{}, n.notPrimary()
+	}
+	if op.ClientID != "" {
+		if r, ok := n.state.Dedup(op.ClientID, op.Seq); ok {
+			return r, nil
+		}
+	}
+	if err := n.state.Check(op); err != nil {
+		return meta.Result{Err: err}, nil
+	}
+	r, err := app.Append(ctx, op.Marshal())
+	switch {
+	case err == nil:
+		return r.Value.(meta.Result), nil
+	case errors.Is(err, walship.ErrUnknownOutcome):
+		return meta.Result{}, fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+	case errors.Is(err, walship.ErrTooLarge):
+		return meta.Result{Err: err}, nil
+	default:
+		return meta.Result{}, n.notPrimary()
+	}
+}
+
+// Read runs fn against the state only while this node is a valid primary.
+func (n *Node) Read(fn func(*meta.State) error) error {
+	n.mu.Lock()
+	l := n.lead
+	n.mu.Unlock()
+	if l == nil || !l.Valid() {
+		return n.notPrimary()
+	}
+	return fn(n.state)
+}
+
+// Leader returns the primary as last observed (empty when none).
+func (n *Node) Leader() cluster.LeaderValue {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.leader
+}
+
+// Serving reports whether this node is the primary and may answer.
+func (n *Node) Serving() bool {
+	n.mu.Lock()
+	l := n.lead
+	n.mu.Unlock()
+	return l != nil && l.Valid()
+}
+
+// CaughtUp reports whether this node is a standby with no replay lag.
+func (n *Node) CaughtUp() bool {
+	st := n.Status()
+	return st.Role != cluster.RolePrimary && st.ReplayError == "" && st.LagEntries == 0 && n.hasSession()
+}
+
+func (n *Node) hasSession() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.session != nil
+}
+
+// Status is this member's entry of `ctl status`.
+func (n *Node) Status() cluster.MemberStatus {
+	n.mu.Lock()
+	st := cluster.MemberStatus{
+		NodeID:      n.cfg.NodeID,
+		Role:        n.role,
+		Address:     n.cfg.Address,
+		HTTPAddress: n.cfg.HTTPAddress,
+	}
+	if st.Role == cluster.RoleCandidate {
+		st.Role = cluster.RoleStandby // the contract's roles: primary, standby, catching-up
+	}
+	if n.session != nil {
+		st.LeaseID = n.session.LeaseIDHex()
+	}
+	if n.lead != nil {
+		st.Token = int64(n.lead.Token())
+	}
+	if n.promotion != nil {
+		p := *n.promotion
+		st.LastPromotion = &p
+	}
+	if n.replayErr != nil {
+		st.ReplayError = n.replayErr.Error()
+	}
+	tailer, app := n.tailer, n.appender
+	n.mu.Unlock()
+	st.AppliedIndex = n.state.AppliedIndex()
+	if app == nil && tailer != nil {
+		ts := tailer.Status()
+		st.LagEntries = ts.LagEntries
+		st.LagMs = cluster.Ms(ts.Lag)
+	}
+	return st
+}
