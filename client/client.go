@@ -1,0 +1,394 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/gfsha/master/api/masterpb"
+	"github.com/gfsha/master/internal/cluster"
+	"github.com/gfsha/master/internal/election"
+)
+
+// Sentinel errors.
+var (
+	ErrNotFound      = errors.New("client: not found")
+	ErrExists        = errors.New("client: exists")
+	ErrInvalid       = errors.New("client: invalid argument")
+	ErrPrecondition  = errors.New("client: failed precondition")
+	ErrNoPrimary     = errors.New("client: no primary")
+	ErrClosed        = errors.New("client: closed")
+	ErrUnknownResult = errors.New("client: outcome unknown")
+)
+
+// Config configures a Client.
+type Config struct {
+	// Etcd is an existing etcd client (not closed by Close). If nil, one is
+	// made from Endpoints and closed by Close.
+	Etcd        *clientv3.Client
+	Endpoints   []string
+	DialTimeout time.Duration
+	// Cluster names the master group ("default" if empty).
+	Cluster string
+	// ClientID identifies this client in the master's dedup table; random
+	// if empty.
+	ClientID string
+	// DefaultTimeout bounds a call whose context has no deadline (30 s).
+	DefaultTimeout time.Duration
+	// DialOptions are added to every connection to a master (TLS, etc.).
+	DialOptions []grpc.DialOption
+}
+
+// Entry describes a file or directory.
+type Entry struct {
+	Path   string  `json:"path,omitempty"`
+	Name   string  `json:"name"`
+	Dir    bool    `json:"dir"`
+	Size   int64   `json:"size"`
+	Chunks int     `json:"chunks"`
+	Handle []Chunk `json:"-"`
+}
+
+// Chunk is one chunk of a file.
+type Chunk struct {
+	Handle  uint64
+	Version uint64
+}
+
+// Client talks to the primary of one master group.
+type Client struct {
+	cfg     Config
+	etcd    *clientv3.Client
+	ownEtcd bool
+	keys    cluster.Keys
+
+	mu      sync.Mutex // guards the fields below
+	leader  cluster.LeaderValue
+	changed chan struct{} // closed when leader changes
+	conns   map[string]*grpc.ClientConn
+	lanes   []*lane
+	nlanes  int
+	closed  bool
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type lane struct {
+	id  string
+	seq uint64
+}
+
+// New connects to etcd and starts following the primary.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.Cluster == "" {
+		cfg.Cluster = "default"
+	}
+	if cfg.DefaultTimeout == 0 {
+		cfg.DefaultTimeout = 30 * time.Second
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.ClientID == "" {
+		var b [8]byte
+		rand.Read(b[:])
+		cfg.ClientID = "c-" + hex.EncodeToString(b[:])
+	}
+	c := &Client{cfg: cfg, keys: cluster.ForCluster(cfg.Cluster), changed: make(chan struct{}), conns: map[string]*grpc.ClientConn{}}
+	if cfg.Etcd != nil {
+		c.etcd = cfg.Etcd
+	} else {
+		if len(cfg.Endpoints) == 0 {
+			return nil, fmt.Errorf("client: no etcd endpoints; set Config.Endpoints or Config.Etcd: %w", ErrInvalid)
+		}
+		e, err := clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: cfg.DialTimeout, Context: ctx, Logger: zap.NewNop()})
+		if err != nil {
+			return nil, fmt.Errorf("client: etcd %v: %w", cfg.Endpoints, err)
+		}
+		c.etcd, c.ownEtcd = e, true
+	}
+	octx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	obs := election.Observe(octx, c.etcd, c.keys.Election())
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for l := range obs {
+			v := cluster.LeaderValue{}
+			if l.Key != "" {
+				v, _ = cluster.DecodeLeaderValue(l.Value)
+			}
+			c.mu.Lock()
+			if v != c.leader {
+				c.leader = v
+				close(c.changed)
+				c.changed = make(chan struct{})
+			}
+			c.mu.Unlock()
+		}
+	}()
+	return c, nil
+}
+
+// Close stops following the primary and closes connections. It is safe to
+// call twice.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	conns := c.conns
+	c.conns = map[string]*grpc.ClientConn{}
+	c.mu.Unlock()
+	c.cancel()
+	c.wg.Wait()
+	for _, cc := range conns {
+		cc.Close()
+	}
+	if c.ownEtcd {
+		return c.etcd.Close()
+	}
+	return nil
+}
+
+// Etcd is the client's etcd connection.
+func (c *Client) Etcd() *clientv3.Client { return c.etcd }
+
+// Cluster is the master group's name.
+func (c *Client) Cluster() string { return c.cfg.Cluster }
+
+// Primary is the primary as last seen in etcd (empty when none).
+func (c *Client) Primary() cluster.LeaderValue {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leader
+}
+
+// Conn returns a connection to a master at addr.
+func (c *Client) Conn(addr string) (masterpb.MasterClient, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	cc, ok := c.conns[addr]
+	if !ok {
+		opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, c.cfg.DialOptions...)
+		var err error
+		cc, err = grpc.NewClient(addr, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("client: dial %s: %w", addr, err)
+		}
+		c.conns[addr] = cc
+	}
+	return masterpb.NewMasterClient(cc), nil
+}
+
+func (c *Client) takeLane() *lane {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.lanes); n > 0 {
+		l := c.lanes[n-1]
+		c.lanes = c.lanes[:n-1]
+		return l
+	}
+	c.nlanes++
+	return &lane{id: c.cfg.ClientID + "/" + strconv.Itoa(c.nlanes)}
+}
+
+func (c *Client) putLane(l *lane) {
+	c.mu.Lock()
+	c.lanes = append(c.lanes, l)
+	c.mu.Unlock()
+}
+
+// call runs fn against the primary, retrying while retry(err) holds.
+func (c *Client) call(ctx context.Context, retryUnknown bool, fn func(ctx context.Context, m masterpb.MasterClient) error) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
+		defer cancel()
+	}
+	backoff := 10 * time.Millisecond
+	var last error
+	for {
+		c.mu.Lock()
+		leader, changed, closed := c.leader, c.changed, c.closed
+		c.mu.Unlock()
+		if closed {
+			return ErrClosed
+		}
+		if leader.Address != "" {
+			m, err := c.Conn(leader.Address)
+			if err != nil {
+				return err
+			}
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err = fn(actx, m)
+			cancel()
+			if err == nil {
+				return nil
+			}
+			code := status.Code(err)
+			retry := code == codes.Unavailable || (retryUnknown && (code == codes.Aborted || code == codes.DeadlineExceeded))
+			if !retry || ctx.Err() != nil {
+				if ctx.Err() != nil && last != nil {
+					return fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(last))
+				}
+				return fromStatus(err)
+			}
+			last = err
+		} else {
+			last = fmt.Errorf("no master holds the election in cluster %q: %w", c.cfg.Cluster, ErrNoPrimary)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(last))
+		case <-changed:
+			t.Stop()
+			backoff = 10 * time.Millisecond
+		case <-t.C:
+			backoff = min(2*backoff, 500*time.Millisecond)
+		}
+	}
+}
+
+func fromStatus(err error) error {
+	s, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	var sentinel error
+	switch s.Code() {
+	case codes.NotFound:
+		sentinel = ErrNotFound
+	case codes.AlreadyExists:
+		sentinel = ErrExists
+	case codes.InvalidArgument:
+		sentinel = ErrInvalid
+	case codes.FailedPrecondition:
+		sentinel = ErrPrecondition
+	case codes.Unavailable:
+		sentinel = ErrNoPrimary
+	case codes.Aborted, codes.DeadlineExceeded:
+		sentinel = ErrUnknownResult
+	default:
+		return errors.New(s.Message())
+	}
+	return &Error{Msg: s.Message(), kind: sentinel}
+}
+
+// Error carries the master's message and a sentinel kind.
+type Error struct {
+	Msg  string
+	kind error
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap returns the sentinel.
+func (e *Error) Unwrap() error { return e.kind }
+
+func (c *Client) mutate(ctx context.Context, fn func(ctx context.Context, m masterpb.MasterClient, id string, seq uint64) error) error {
+	l := c.takeLane()
+	l.seq++
+	id, seq := l.id, l.seq
+	err := c.call(ctx, true, func(ctx context.Context, m masterpb.MasterClient) error { return fn(ctx, m, id, seq) })
+	// A lane whose last request may still be in flight is not reused: a
+	// later, higher sequence could overtake it and make its retry stale.
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		c.putLane(l)
+	}
+	return err
+}
+
+// Mkdir creates a directory.
+func (c *Client) Mkdir(ctx context.Context, path string) error {
+	return c.mutate(ctx, func(ctx context.Context, m masterpb.MasterClient, id string, seq uint64) error {
+		_, err := m.Mkdir(ctx, &masterpb.PathRequest{Path: path, ClientId: id, Seq: seq})
+		return err
+	})
+}
+
+// Create creates an empty file.
+func (c *Client) Create(ctx context.Context, path string) error {
+	return c.mutate(ctx, func(ctx context.Context, m masterpb.MasterClient, id string, seq uint64) error {
+		_, err := m.Create(ctx, &masterpb.PathRequest{Path: path, ClientId: id, Seq: seq})
+		return err
+	})
+}
+
+// Delete removes a file or an empty directory.
+func (c *Client) Delete(ctx context.Context, path string) error {
+	return c.mutate(ctx, func(ctx context.Context, m masterpb.MasterClient, id string, seq uint64) error {
+		_, err := m.Delete(ctx, &masterpb.PathRequest{Path: path, ClientId: id, Seq: seq})
+		return err
+	})
+}
+
+// Rename moves src to dst.
+func (c *Client) Rename(ctx context.Context, src, dst string) error {
+	return c.mutate(ctx, func(ctx context.Context, m masterpb.MasterClient, id string, seq uint64) error {
+		_, err := m.Rename(ctx, &masterpb.RenameRequest{Src: src, Dst: dst, ClientId: id, Seq: seq})
+		return err
+	})
+}
+
+// Stat describes path.
+func (c *Client) Stat(ctx context.Context, path string) (Entry, error) {
+	var e *masterpb.Entry
+	err := c.call(ctx, true, func(ctx context.Context, m masterpb.MasterClient) error {
+		var err error
+		e, err = m.Stat(ctx, &masterpb.StatRequest{Path: path})
+		return err
+	})
+	if err != nil {
+		return Entry{}, err
+	}
+	out := entryOf(e)
+	out.Path = e.Path
+	return out, nil
+}
+
+// List lists the directory at path, sorted by name.
+func (c *Client) List(ctx context.Context, path string) ([]Entry, error) {
+	var r *masterpb.ListResponse
+	err := c.call(ctx, true, func(ctx context.Context, m masterpb.MasterClient) error {
+		var err error
+		r, err = m.List(ctx, &masterpb.StatRequest{Path: path})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, len(r.Entries))
+	for i, e := range r.Entries {
+		out[i] = entryOf(e)
+	}
+	return out, nil
+}
+
+func entryOf(e *masterpb.Entry) Entry {
+	out := Entry{Name: e.Name, Dir: e.Dir, Size: e.Size, Chunks: len(e.Chunks)}
+	for _, ch := range e.Chunks {
+		out.Handle = append(out.Handle, Chunk{Handle: ch.Handle, Version: ch.Version})
+	}
+	return out
+}

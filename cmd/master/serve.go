@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gfsha/master/internal/server"
+)
+
+func newServe() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run one master: campaign, replay, and serve when the promotion gate opens",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			if err := cfg.RequireNodeID(); err != nil {
+				return err
+			}
+			log := newLogger(cfg.Log.Level)
+			log.Info("config", "cluster", cfg.Cluster, "node_id", cfg.NodeID, "etcd", cfg.Etcd.Endpoints,
+				"embed", cfg.Etcd.Embed, "lease_ttl", cfg.Election.LeaseTTL, "etcd_user", cfg.Redacted().Etcd.Username)
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			s, err := server.Start(ctx, server.Options{Config: cfg, Logger: log})
+			if err != nil {
+				return err
+			}
+			<-ctx.Done()
+			log.Info("shutting down: resigning so a standby takes over at once")
+			s.Close()
+			return s.Err()
+		},
+	}
+}

@@ -1,0 +1,107 @@
+package config
+
+import (
+	"errors"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Errors returned by this package.
+var (
+	// ErrInvalid is wrapped by every error of Load and RequireNodeID: the
+	// configuration is unusable (bad value, bad file, missing file). The
+	// binary exits with code 2 on it.
+	ErrInvalid = errors.New("config: invalid")
+)
+
+// Config is the configuration of one master process.
+type Config struct {
+	Cluster    string // cluster: names the master group; its etcd keys live under Prefix()
+	NodeID     string // node_id: this master's name; required for serve only
+	Listen     string // listen: RPC address (host:port)
+	HTTPListen string // http_listen: health, status and metrics (host:port)
+	DataDir    string // data_dir: checkpoints and local state; default data/<node_id>
+
+	Etcd     Etcd
+	Election Election
+	WAL      WAL
+	Chunk    Chunk
+	Log      Log
+}
+
+// Etcd is how to reach the etcd cluster (keys etcd.*).
+type Etcd struct {
+	Endpoints   []string      // etcd.endpoints: host:port or URLs
+	Embed       bool          // etcd.embed: run a single-member etcd in this process
+	DialTimeout time.Duration // etcd.dial_timeout
+	Username    string        // etcd.username
+	Password    string        // etcd.password: secret; log Config.Redacted() only
+	TLS         TLS
+}
+
+// TLS is the client TLS setting for etcd (keys etcd.tls.*). Cert and Key are
+// set together or not at all.
+type TLS struct {
+	CA                 string // etcd.tls.ca: CA bundle file
+	Cert               string // etcd.tls.cert: client certificate file
+	Key                string // etcd.tls.key: client key file
+	InsecureSkipVerify bool   // etcd.tls.insecure_skip_verify
+}
+
+// Election is the leader election (keys election.*).
+type Election struct {
+	// LeaseTTL (election.lease_ttl) is the TTL of the session lease: how long
+	// a dead primary keeps leadership. Whole seconds, 2s..5m.
+	LeaseTTL time.Duration
+}
+
+// WAL is the write-ahead log in etcd (keys wal.*).
+type WAL struct {
+	MaxBatchBytes int           // wal.max_batch_bytes: group commit batch limit, 4096..1400000
+	CommitTimeout time.Duration // wal.commit_timeout: bound on one batch's etcd commit
+}
+
+// Chunk is the chunk placement policy (keys chunk.*).
+type Chunk struct {
+	Replication int // chunk.replication: replicas per chunk, 1..16
+}
+
+// Log is the process log (keys log.*).
+type Log struct {
+	Level string // log.level: debug, info, warn or error
+}
+
+// RequireNodeID reports an error wrapping ErrInvalid if NodeID is empty.
+// Commands that run a master (serve) call it; others (ctl) do not need one.
+func (c Config) RequireNodeID() error {
+	if c.NodeID == "" {
+		return &keyError{key: "node_id", msg: "empty; set it with --node-id, MASTER_NODE_ID or node_id in the config file"}
+	}
+	return nil
+}
+
+// Redacted returns a copy of c that is safe to log: a non-empty etcd
+// password is replaced by "****". The copy shares nothing with c.
+func (c Config) Redacted() Config {
+	c.Etcd.Endpoints = slices.Clone(c.Etcd.Endpoints)
+	if c.Etcd.Password != "" {
+		c.Etcd.Password = "****"
+	}
+	return c
+}
+
+// Prefix returns the etcd key prefix of this cluster, "/gfsha/" + Cluster,
+// without a trailing slash. Cluster names cannot contain "/", but one may be
+// a prefix of another ("a" and "ab"), so append "/" before listing keys.
+func (c Config) Prefix() string {
+	return "/gfsha/" + c.Cluster
+}
+
+// defaultDataDir is data_dir's default once node_id is known.
+func defaultDataDir(nodeID string) string {
+	if nodeID == "" {
+		nodeID = "default-node"
+	}
+	return filepath.Join("data", nodeID)
+}

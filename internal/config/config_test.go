@@ -1,0 +1,138 @@
+package config
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func TestRedacted(t *testing.T) {
+	tests := []struct {
+		password, want string
+	}{
+		{"hunter2", "****"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		c := allKeysConfig()
+		c.Etcd.Password = tt.password
+		got := c.Redacted()
+		if got.Etcd.Password != tt.want {
+			t.Errorf("Redacted() with password %q: Password = %q; want %q", tt.password, got.Etcd.Password, tt.want)
+		}
+		if c.Etcd.Password != tt.password {
+			t.Errorf("Redacted() changed the original's password to %q", c.Etcd.Password)
+		}
+		got.Etcd.Endpoints[0] = "changed"
+		if c.Etcd.Endpoints[0] == "changed" {
+			t.Errorf("Redacted() shares Endpoints with the original")
+		}
+		got.Etcd.Endpoints[0], got.Etcd.Password = c.Etcd.Endpoints[0], c.Etcd.Password
+		if !reflect.DeepEqual(got, c) {
+			t.Errorf("Redacted() changed more than the password: %+v", got)
+		}
+	}
+}
+
+func TestPrefix(t *testing.T) {
+	tests := []struct{ cluster, want string }{
+		{"default", "/gfsha/default"},
+		{"prod-1", "/gfsha/prod-1"},
+	}
+	for _, tt := range tests {
+		if got := (Config{Cluster: tt.cluster}).Prefix(); got != tt.want {
+			t.Errorf("Config{Cluster: %q}.Prefix() = %q; want %q", tt.cluster, got, tt.want)
+		}
+	}
+}
+
+func TestRequireNodeID(t *testing.T) {
+	if err := (Config{NodeID: "n1"}).RequireNodeID(); err != nil {
+		t.Errorf("RequireNodeID() with n1 = %v; want nil", err)
+	}
+	err := Config{}.RequireNodeID()
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("RequireNodeID() with none = %v; want ErrInvalid", err)
+	}
+	const want = "node_id: empty; set it with --node-id, MASTER_NODE_ID or node_id in the config file"
+	if err.Error() != want {
+		t.Errorf("RequireNodeID() = %q; want %q", err, want)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	Flags(fs)
+	for _, d := range keyDefs {
+		fl := fs.Lookup(flagName(d.name))
+		if fl == nil {
+			t.Errorf("no flag --%s for key %s", flagName(d.name), d.name)
+			continue
+		}
+		if fl.Usage == "" {
+			t.Errorf("flag --%s has no help", fl.Name)
+		}
+	}
+	if got, want := fs.NFlag(), 0; got != want {
+		t.Errorf("NFlag() = %d before parsing; want %d", got, want)
+	}
+	// Flags are typed: pflag rejects a bad value before Load sees it.
+	if err := fs.Parse([]string{"--election-lease-ttl", "ten"}); err == nil {
+		t.Errorf("Parse(--election-lease-ttl ten) = nil; want an error")
+	}
+}
+
+func TestNames(t *testing.T) {
+	tests := []struct{ key, flag, env string }{
+		{"etcd.endpoints", "etcd-endpoints", "MASTER_ETCD_ENDPOINTS"},
+		{"node_id", "node-id", "MASTER_NODE_ID"},
+		{"etcd.tls.insecure_skip_verify", "etcd-tls-insecure-skip-verify", "MASTER_ETCD_TLS_INSECURE_SKIP_VERIFY"},
+	}
+	for _, tt := range tests {
+		if got := flagName(tt.key); got != tt.flag {
+			t.Errorf("flagName(%q) = %q; want %q", tt.key, got, tt.flag)
+		}
+		if got := envName(tt.key); got != tt.env {
+			t.Errorf("envName(%q) = %q; want %q", tt.key, got, tt.env)
+		}
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	tests := []struct{ key, want string }{
+		{"etcd.endpoint", "etcd.endpoints"},
+		{"etcd.dial-timeout", "etcd.dial_timeout"},
+		{"httplisten", "http_listen"},
+		{"tls.ca", "etcd.tls.ca"},
+		{"replication", "chunk.replication"},
+		{"clustr", "cluster"},
+		{"foo", ""},
+		{"etcd.endpointz.x", "etcd.endpoints"},
+		{"frobnicate", ""},
+		{"wal.size", ""},
+	}
+	for _, tt := range tests {
+		if got := suggest(tt.key); got != tt.want {
+			t.Errorf("suggest(%q) = %q; want %q", tt.key, got, tt.want)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0},
+		{"abc", "", 3},
+		{"kitten", "sitting", 3},
+		{"node-id", "node_id", 1},
+	}
+	for _, tt := range tests {
+		if got := editDistance(tt.a, tt.b); got != tt.want {
+			t.Errorf("editDistance(%q, %q) = %d; want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// kind is the type of a key's value.
+type kind int
+
+const (
+	kindString kind = iota
+	kindBool
+	kindInt
+	kindDuration
+	kindStrings
+)
+
+// keyDef describes one configuration key.
+type keyDef struct {
+	name  string // dotted key, lower case: "etcd.dial_timeout"
+	kind  kind
+	def   any    // default, of the Go type of kind; nil when the key has none
+	usage string // flag help: the key's meaning and, where pflag does not print it, its default
+}
+
+// keyDefs lists every key, in the order errors are reported.
+var keyDefs = []keyDef{
+	{"cluster", kindString, "default", "name of this master group; its etcd keys live under /gfsha/<cluster>"},
+	{"node_id", kindString, nil, "this master's name, unique in the cluster (required for serve)"},
+	{"listen", kindString, "127.0.0.1:7001", "RPC address (host:port) for clients and chunkservers"},
+	{"http_listen", kindString, "127.0.0.1:8001", "address (host:port) of health, status and metrics"},
+	{"data_dir", kindString, nil, "directory of checkpoints and local state (default data/<node_id>)"},
+	{"etcd.endpoints", kindStrings, []string{"127.0.0.1:2379"}, "etcd endpoints, comma-separated host:port or URLs"},
+	{"etcd.embed", kindBool, false, "start a single-member etcd inside this process (dev, tests) (default false)"},
+	{"etcd.dial_timeout", kindDuration, 5 * time.Second, "timeout of the first connection to etcd"},
+	{"etcd.username", kindString, nil, "etcd user name (empty: no authentication)"},
+	{"etcd.password", kindString, nil, "etcd password; prefer MASTER_ETCD_PASSWORD, flags show in ps"},
+	{"etcd.tls.ca", kindString, nil, "CA bundle that verifies etcd's server certificate (empty: system roots)"},
+	{"etcd.tls.cert", kindString, nil, "client certificate file for etcd (with --etcd-tls-key)"},
+	{"etcd.tls.key", kindString, nil, "client key file for etcd (with --etcd-tls-cert)"},
+	{"etcd.tls.insecure_skip_verify", kindBool, false, "do not verify etcd's server certificate (tests only) (default false)"},
+	{"election.lease_ttl", kindDuration, 10 * time.Second, "lease TTL of the election, whole seconds in 2s..5m: how long a dead primary keeps leadership"},
+	{"wal.max_batch_bytes", kindInt, 1048576, "largest group-commit batch of the log in etcd, 4096..1400000 bytes"},
+	{"wal.commit_timeout", kindDuration, 5 * time.Second, "bound on one batch's commit to etcd"},
+	{"chunk.replication", kindInt, 3, "replicas of each chunk, 1..16"},
+	{"log.level", kindString, "info", "log level: debug, info, warn or error"},
+}
+
+// sections are the keys that group other keys; in the file each is a mapping.
+var sections = []string{"etcd", "etcd.tls", "election", "wal", "chunk", "log"}
+
+// flagName returns the flag of key: etcd.dial_timeout -> etcd-dial-timeout.
+func flagName(key string) string {
+	return strings.NewReplacer(".", "-", "_", "-").Replace(key)
+}
+
+// envName returns the environment variable of key:
+// etcd.dial_timeout -> MASTER_ETCD_DIAL_TIMEOUT.
+func envName(key string) string {
+	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+const envPrefix = "MASTER"
+
+func lookupKeyDef(key string) (keyDef, bool) {
+	for _, d := range keyDefs {
+		if d.name == key {
+			return d, true
+		}
+	}
+	return keyDef{}, false
+}
+
+func isSection(key string) bool {
+	for _, s := range sections {
+		if s == key {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,129 @@
+package ctl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/gfsha/master/internal/cluster"
+)
+
+// FailoverReport is `ctl failover`.
+type FailoverReport struct {
+	FailedMaster       string  `json:"failed_master"`
+	NewPrimary         string  `json:"new_primary"`
+	WALEntriesReplayed uint64  `json:"wal_entries_replayed"`
+	FailoverTimeMs     float64 `json:"failover_time_ms"`
+	OldToken           int64   `json:"old_token"`
+	NewToken           int64   `json:"new_token"`
+}
+
+// ErrNoTakeover: no standby became primary in time.
+var ErrNoTakeover = errors.New("ctl: no standby took over")
+
+// Failover revokes the lease of node from (the primary when empty), waits
+// until another member serves as primary, and reports how long it took,
+// measured from the revoke to the new primary's serving record in etcd.
+func Failover(ctx context.Context, c *clientv3.Client, name, from string, timeout time.Duration) (FailoverReport, error) {
+	keys := cluster.ForCluster(name)
+	st, err := Status(ctx, c, name)
+	if err != nil {
+		return FailoverReport{}, err
+	}
+	if from == "" {
+		from = st.Primary
+	}
+	if from == "" {
+		return FailoverReport{}, fmt.Errorf("cluster %q has no primary to fail over; check `master ctl status`", name)
+	}
+	var target *cluster.MemberStatus
+	others := 0
+	for i := range st.Members {
+		if st.Members[i].NodeID == from {
+			target = &st.Members[i]
+		} else if st.Members[i].ReplayError == "" {
+			others++
+		}
+	}
+	if target == nil {
+		return FailoverReport{}, fmt.Errorf("--from %s: no such member in cluster %q (members: %s)", from, name, memberNames(st))
+	}
+	rep := FailoverReport{FailedMaster: from, OldToken: st.Token}
+	if from != st.Primary {
+		// A standby's lease: revoking it restarts its session; the primary stays.
+		if err := revoke(ctx, c, target.LeaseID); err != nil {
+			return rep, err
+		}
+		rep.NewPrimary, rep.NewToken = st.Primary, st.Token
+		return rep, nil
+	}
+	if others == 0 {
+		return rep, fmt.Errorf("no standby in cluster %q to take over from %s; start another master first: %w", name, from, ErrNoTakeover)
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// Watch before revoking so the takeover cannot be missed.
+	get, err := c.Get(wctx, keys.Members(), clientv3.WithPrefix())
+	if err != nil {
+		return rep, fmt.Errorf("read members: %w", err)
+	}
+	wch := c.Watch(wctx, keys.Members(), clientv3.WithPrefix(), clientv3.WithRev(get.Header.Revision+1))
+	start := time.Now()
+	if err := revoke(wctx, c, target.LeaseID); err != nil {
+		return rep, err
+	}
+	for wr := range wch {
+		if err := wr.Err(); err != nil {
+			return rep, fmt.Errorf("watch members: %w", err)
+		}
+		for _, ev := range wr.Events {
+			if ev.Type != clientv3.EventTypePut {
+				continue
+			}
+			var m cluster.MemberStatus
+			if json.Unmarshal(ev.Kv.Value, &m) != nil {
+				continue
+			}
+			if m.NodeID != from && m.Role == cluster.RolePrimary && m.Token > st.Token {
+				rep.FailoverTimeMs = cluster.Ms(time.Since(start))
+				rep.NewPrimary, rep.NewToken = m.NodeID, m.Token
+				if m.LastPromotion != nil {
+					rep.WALEntriesReplayed = m.LastPromotion.ReplayedEntries
+				}
+				return rep, nil
+			}
+		}
+	}
+	return rep, fmt.Errorf("revoked %s's lease but no standby served within %v; check `master ctl status`: %w", from, timeout, ErrNoTakeover)
+}
+
+func revoke(ctx context.Context, c *clientv3.Client, leaseHex string) error {
+	id, err := strconv.ParseInt(leaseHex, 16, 64)
+	if err != nil {
+		return fmt.Errorf("member lease %q is not hex: %w", leaseHex, err)
+	}
+	if _, err := c.Revoke(ctx, clientv3.LeaseID(id)); err != nil {
+		return fmt.Errorf("revoke lease %s: %w", leaseHex, err)
+	}
+	return nil
+}
+
+func memberNames(r Report) string {
+	s := ""
+	for i, m := range r.Members {
+		if i > 0 {
+			s += ", "
+		}
+		s += m.NodeID
+	}
+	if s == "" {
+		return "none"
+	}
+	return s
+}

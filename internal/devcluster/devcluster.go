@@ -1,0 +1,151 @@
+// Package devcluster runs a whole local cluster in one process: an embedded
+// etcd and several masters, each a full server.Server with its own etcd
+// client, RPC and HTTP listeners. `master dev` and tests use it. It is for
+// development only: one etcd member, one machine.
+package devcluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/gfsha/master/internal/config"
+	"github.com/gfsha/master/internal/embedetcd"
+	"github.com/gfsha/master/internal/server"
+)
+
+// Options configure a dev cluster.
+type Options struct {
+	// Base supplies cluster, lease TTL, etc. Its listen, http_listen and
+	// etcd.endpoints give the first addresses to try; each next master
+	// takes the next port. A port in use is replaced by a free one.
+	Base    config.Config
+	Masters int
+	Logger  *slog.Logger
+	// Dir holds etcd's data; a temporary directory when empty (removed at Close).
+	Dir string
+	// NoFsync for tests.
+	NoFsync bool
+}
+
+// Cluster is a running dev cluster.
+type Cluster struct {
+	Etcd    *embedetcd.Server
+	Masters []*server.Server
+	cluster string
+	tmp     string
+}
+
+// Start starts etcd and the masters.
+func Start(ctx context.Context, o Options) (*Cluster, error) {
+	dc := &Cluster{cluster: o.Base.Cluster}
+	ok := false
+	defer func() {
+		if !ok {
+			dc.Close()
+		}
+	}()
+	dir := o.Dir
+	if dir == "" {
+		t, err := os.MkdirTemp("", "gfsha-dev-")
+		if err != nil {
+			return nil, fmt.Errorf("dev: temp dir: %w", err)
+		}
+		dc.tmp, dir = t, t
+	}
+	etcdAddr := ""
+	if len(o.Base.Etcd.Endpoints) > 0 {
+		etcdAddr = pickAddr(hostPort(o.Base.Etcd.Endpoints[0]), 0)
+	}
+	e, err := embedetcd.Start(ctx, embedetcd.Options{Dir: filepath.Join(dir, "etcd"), ClientAddr: etcdAddr, NoFsync: o.NoFsync})
+	if err != nil {
+		return nil, err
+	}
+	dc.Etcd = e
+	for i := range o.Masters {
+		cfg := o.Base
+		cfg.NodeID = "n" + strconv.Itoa(i+1)
+		cfg.Listen = pickAddr(cfg.Listen, i)
+		cfg.HTTPListen = pickAddr(cfg.HTTPListen, i)
+		cfg.DataDir = filepath.Join(dir, cfg.NodeID)
+		cfg.Etcd.Endpoints = []string{e.Endpoint()}
+		cfg.Etcd.Embed = false
+		s, err := server.Start(ctx, server.Options{Config: cfg, Logger: o.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("dev: master %s: %w", cfg.NodeID, err)
+		}
+		dc.Masters = append(dc.Masters, s)
+	}
+	ok = true
+	return dc, nil
+}
+
+// PrintBanner tells where everything listens and what to try next.
+func (dc *Cluster) PrintBanner(w io.Writer) {
+	ep := dc.Etcd.Endpoint()
+	fmt.Fprintf(w, "dev cluster %q is up\n", dc.cluster)
+	fmt.Fprintf(w, "  etcd (embedded)   %s\n", ep)
+	for _, m := range dc.Masters {
+		fmt.Fprintf(w, "  master %-10s rpc %s  http http://%s  (/healthz /primary /standby /status /metrics)\n", m.Node.ID(), m.RPCAddr(), m.HTTPAddr())
+	}
+	fmt.Fprintf(w, "\ntry, in another terminal:\n")
+	flags := "--etcd-endpoints " + ep
+	if dc.cluster != "default" {
+		flags += " --cluster " + dc.cluster
+	}
+	for _, c := range []string{"ctl status", "ctl mkdir /data", "ctl create /data/f", "ctl ls /data -o json", "ctl failover", "ctl status -o json"} {
+		fmt.Fprintf(w, "  go run ./cmd/master %s %s\n", c, flags)
+	}
+	fmt.Fprintf(w, "  go tool etcdctl --endpoints %s lease revoke <lease_id from ctl status>\n", ep)
+	fmt.Fprintf(w, "Ctrl-C stops everything.\n")
+}
+
+// Close stops the masters and etcd and removes a temporary directory.
+func (dc *Cluster) Close() {
+	for _, m := range dc.Masters {
+		m.Close()
+	}
+	if dc.Etcd != nil {
+		dc.Etcd.Close()
+	}
+	if dc.tmp != "" {
+		os.RemoveAll(dc.tmp)
+	}
+}
+
+// pickAddr returns addr with its port advanced by i when that port is free,
+// else a free port on the same host.
+func pickAddr(addr string, i int) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = "127.0.0.1", "0"
+	}
+	p, _ := strconv.Atoi(port)
+	if p != 0 {
+		cand := net.JoinHostPort(host, strconv.Itoa(p+i))
+		if l, err := net.Listen("tcp", cand); err == nil {
+			l.Close()
+			return cand
+		}
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return net.JoinHostPort(host, "0")
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func hostPort(endpoint string) string {
+	for _, p := range []string{"http://", "https://"} {
+		if len(endpoint) > len(p) && endpoint[:len(p)] == p {
+			return endpoint[len(p):]
+		}
+	}
+	return endpoint
+}

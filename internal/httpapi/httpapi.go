@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gfsha/master/internal/cluster"
+)
+
+// Member is what the endpoints read.
+type Member interface {
+	Serving() bool
+	CaughtUp() bool
+	Status() cluster.MemberStatus
+}
+
+// Handler returns the endpoints for m, with metrics from g.
+func Handler(m Member, g prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /primary", func(w http.ResponseWriter, _ *http.Request) {
+		answer(w, m.Serving(), "primary")
+	})
+	mux.HandleFunc("GET /standby", func(w http.ResponseWriter, _ *http.Request) {
+		answer(w, m.CaughtUp(), "caught-up standby")
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(m.Status())
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func answer(w http.ResponseWriter, ok bool, what string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("not " + what + "\n"))
+		return
+	}
+	w.Write([]byte(what + "\n"))
+}
+
+// Metrics are a master's Prometheus metrics; it implements node.Metrics.
+type Metrics struct {
+	Registry     *prometheus.Registry
+	role         *prometheus.GaugeVec
+	batchRecords prometheus.Histogram
+	batchBytes   prometheus.Histogram
+	commit       prometheus.Histogram
+	promotions   prometheus.Counter
+	catchUp      prometheus.Histogram
+	firstWrite   prometheus.Histogram
+}
+
+// NewMetrics registers the master's metrics in a fresh registry, plus
+// gauges that call status at scrape time.
+func NewMetrics(status func() cluster.MemberStatus) *Metrics {
+	r := prometheus.NewRegistry()
+	x := &Metrics{
+		Registry: r,
+		role:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gfsha_role", Help: "1 for this member's current role."}, []string{"role"}),
+		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gfsha_append_batch_records", Help: "Records per fenced transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
+		batchBytes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gfsha_append_batch_bytes", Help: "Bytes per fenced transaction.",
+			Buckets: prometheus.ExponentialBuckets(64, 4, 9)}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gfsha_append_commit_seconds", Help: "Latency of one fenced transaction.",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)}),
+		promotions: prometheus.NewCounter(prometheus.CounterOpts{Name: "gfsha_promotions_total", Help: "Times this member became primary."}),
+		catchUp: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gfsha_failover_catch_up_seconds", Help: "From winning to caught up.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+		firstWrite: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gfsha_failover_first_write_seconds", Help: "From caught up to first committed write.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+	}
+	r.MustRegister(x.role, x.batchRecords, x.batchBytes, x.commit, x.promotions, x.catchUp, x.firstWrite)
+	gauge := func(name, help string, f func(cluster.MemberStatus) float64) {
+		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(status()) }))
+	}
+	gauge("gfsha_applied_index", "Last log index applied to the state machine.", func(s cluster.MemberStatus) float64 { return float64(s.AppliedIndex) })
+	gauge("gfsha_lag_entries", "Log entries fenced but not yet applied here.", func(s cluster.MemberStatus) float64 { return float64(s.LagEntries) })
+	gauge("gfsha_lag_seconds", "Age of the oldest unapplied log entry.", func(s cluster.MemberStatus) float64 { return s.LagMs / 1000 })
+	gauge("gfsha_token", "Fencing token held (0 unless primary).", func(s cluster.MemberStatus) float64 { return float64(s.Token) })
+	r.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return x
+}
+
+// RoleChanged implements node.Metrics.
+func (x *Metrics) RoleChanged(role string) {
+	for _, r := range []string{cluster.RoleStandby, cluster.RoleCandidate, cluster.RoleCatchingUp, cluster.RolePrimary} {
+		v := 0.0
+		if r == role {
+			v = 1
+		}
+		x.role.WithLabelValues(r).Set(v)
+	}
+}
+
+// BatchCommitted implements node.Metrics.
+func (x *Metrics) BatchCommitted(records, bytes int, took time.Duration) {
+	x.batchRecords.Observe(float64(records))
+	x.batchBytes.Observe(float64(bytes))
+	x.commit.Observe(took.Seconds())
+}
+
+// Promoted implements node.Metrics.
+func (x *Metrics) Promoted(p cluster.Promotion) {
+	x.promotions.Inc()
+	x.catchUp.Observe(p.CatchUpMs / 1000)
+	x.firstWrite.Observe(p.FirstWriteMs / 1000)
+}

@@ -1,0 +1,13 @@
+// Package rpcserver serves the master's gRPC API (api/masterpb) over a
+// node. It translates requests into state-machine ops and errors into gRPC
+// codes that the client library maps back:
+//
+//	meta.ErrNotFound                         NotFound
+//	meta.ErrExists                           AlreadyExists
+//	meta.ErrInvalidPath, ErrInvalidMove, ... InvalidArgument
+//	meta.ErrNotEmpty, ErrNotDir, ErrIsDir    FailedPrecondition
+//	node.ErrNotPrimary                       Unavailable   (not applied; retry elsewhere)
+//	node.ErrUnknownOutcome                   Aborted       (maybe applied; retry same seq)
+//
+// It holds no state of its own.
+package rpcserver

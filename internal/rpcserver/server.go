@@ -1,0 +1,143 @@
+package rpcserver
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/gfsha/master/api/masterpb"
+	"github.com/gfsha/master/internal/meta"
+	"github.com/gfsha/master/internal/node"
+)
+
+// Server implements masterpb.MasterServer.
+type Server struct {
+	masterpb.UnimplementedMasterServer
+	n *node.Node
+}
+
+// Register adds the master service for n to g.
+func Register(g *grpc.Server, n *node.Node) {
+	masterpb.RegisterMasterServer(g, &Server{n: n})
+}
+
+// Code maps an error from node or meta to its gRPC code.
+func Code(err error) codes.Code {
+	switch {
+	case err == nil:
+		return codes.OK
+	case errors.Is(err, node.ErrNotPrimary):
+		return codes.Unavailable
+	case errors.Is(err, node.ErrUnknownOutcome):
+		return codes.Aborted
+	case errors.Is(err, meta.ErrNotFound):
+		return codes.NotFound
+	case errors.Is(err, meta.ErrExists):
+		return codes.AlreadyExists
+	case errors.Is(err, meta.ErrInvalidPath), errors.Is(err, meta.ErrInvalidMove), errors.Is(err, meta.ErrBadOp):
+		return codes.InvalidArgument
+	case errors.Is(err, meta.ErrNotEmpty), errors.Is(err, meta.ErrNotDir), errors.Is(err, meta.ErrIsDir),
+		errors.Is(err, meta.ErrStale), errors.Is(err, meta.ErrBadChunk):
+		return codes.FailedPrecondition
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled
+	}
+	return codes.Internal
+}
+
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	return status.Error(Code(err), err.Error())
+}
+
+func (s *Server) mutate(ctx context.Context, op meta.Op) (*masterpb.MutateResponse, error) {
+	r, err := s.n.Propose(ctx, op)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if r.Err != nil {
+		return nil, toStatus(r.Err)
+	}
+	return &masterpb.MutateResponse{Index: s.n.State().AppliedIndex()}, nil
+}
+
+// Mkdir creates a directory.
+func (s *Server) Mkdir(ctx context.Context, r *masterpb.PathRequest) (*masterpb.MutateResponse, error) {
+	return s.mutate(ctx, meta.Op{Type: meta.OpMkdir, Path: r.Path, ClientID: r.ClientId, Seq: r.Seq})
+}
+
+// Create creates an empty file.
+func (s *Server) Create(ctx context.Context, r *masterpb.PathRequest) (*masterpb.MutateResponse, error) {
+	return s.mutate(ctx, meta.Op{Type: meta.OpCreate, Path: r.Path, ClientID: r.ClientId, Seq: r.Seq})
+}
+
+// Delete removes a file or an empty directory.
+func (s *Server) Delete(ctx context.Context, r *masterpb.PathRequest) (*masterpb.MutateResponse, error) {
+	return s.mutate(ctx, meta.Op{Type: meta.OpDelete, Path: r.Path, ClientID: r.ClientId, Seq: r.Seq})
+}
+
+// Rename moves src to dst.
+func (s *Server) Rename(ctx context.Context, r *masterpb.RenameRequest) (*masterpb.MutateResponse, error) {
+	return s.mutate(ctx, meta.Op{Type: meta.OpRename, Path: r.Src, Path2: r.Dst, ClientID: r.ClientId, Seq: r.Seq})
+}
+
+// Stat describes one path.
+func (s *Server) Stat(_ context.Context, r *masterpb.StatRequest) (*masterpb.Entry, error) {
+	var e meta.Entry
+	err := s.n.Read(func(st *meta.State) error {
+		var err error
+		e, err = st.Stat(r.Path)
+		return err
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return entryPB(e), nil
+}
+
+// List lists a directory.
+func (s *Server) List(_ context.Context, r *masterpb.StatRequest) (*masterpb.ListResponse, error) {
+	var es []meta.Entry
+	err := s.n.Read(func(st *meta.State) error {
+		var err error
+		es, err = st.List(r.Path)
+		return err
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &masterpb.ListResponse{Path: r.Path, Entries: make([]*masterpb.Entry, len(es))}
+	for i, e := range es {
+		out.Entries[i] = entryPB(e)
+	}
+	return out, nil
+}
+
+// Status reports this member.
+func (s *Server) Status(_ context.Context, r *masterpb.StatusRequest) (*masterpb.MemberStatus, error) {
+	st := s.n.Status()
+	out := &masterpb.MemberStatus{
+		NodeId: st.NodeID, Role: st.Role, Address: st.Address, HttpAddress: st.HTTPAddress,
+		LeaseId: st.LeaseID, AppliedIndex: st.AppliedIndex, LagEntries: st.LagEntries, LagMs: st.LagMs,
+		CheckpointIndex: st.CheckpointIndex, Token: st.Token,
+	}
+	if r.Digest {
+		out.Digest = s.n.State().Digest()
+	}
+	return out, nil
+}
+
+func entryPB(e meta.Entry) *masterpb.Entry {
+	out := &masterpb.Entry{Path: e.Path, Name: e.Name, Dir: e.Dir, Size: e.Size}
+	for _, c := range e.Chunks {
+		out.Chunks = append(out.Chunks, &masterpb.Chunk{Handle: c.Handle, Version: c.Version})
+	}
+	return out
+}

@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	"github.com/gfsha/master/internal/cluster"
+	"github.com/gfsha/master/internal/config"
+	"github.com/gfsha/master/internal/embedetcd"
+	"github.com/gfsha/master/internal/httpapi"
+	"github.com/gfsha/master/internal/node"
+	"github.com/gfsha/master/internal/rpcserver"
+)
+
+// Options configure a Server.
+type Options struct {
+	Config config.Config
+	Logger *slog.Logger
+	// Etcd, if set, is used instead of dialing Config.Etcd (not closed).
+	Etcd *clientv3.Client
+}
+
+// Server is one running master.
+type Server struct {
+	Node    *node.Node
+	Metrics *httpapi.Metrics
+
+	log     *slog.Logger
+	embed   *embedetcd.Server
+	etcd    *clientv3.Client
+	ownEtcd bool
+	grpc    *grpc.Server
+	http    *http.Server
+	rpcAddr string
+	webAddr string
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex // guards runErr and closed
+	runErr error
+	closed bool
+}
+
+// Start listens on the configured addresses and starts the node. It fails
+// at once on a bad address or a port in use; an unreachable etcd is not an
+// error (the node keeps retrying and logs it).
+func Start(ctx context.Context, o Options) (*Server, error) {
+	cfg := o.Config
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{log: log.With("node", cfg.NodeID)}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+
+	if o.Etcd != nil {
+		s.etcd = o.Etcd
+	} else {
+		if cfg.Etcd.Embed {
+			dir := filepath.Join(cfg.DataDir, "etcd")
+			e, err := embedetcd.Start(ctx, embedetcd.Options{Dir: dir, ClientAddr: cfg.Etcd.Endpoints[0]})
+			if err != nil {
+				return nil, fmt.Errorf("etcd.embed: %w", err)
+			}
+			s.embed = e
+			s.log.Info("embedded etcd serving", "endpoint", e.Endpoint(), "dir", dir)
+		}
+		c, err := Dial(cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.etcd, s.ownEtcd = c, true
+	}
+
+	rl, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	hl, err := net.Listen("tcp", cfg.HTTPListen)
+	if err != nil {
+		rl.Close()
+		return nil, fmt.Errorf("http_listen: %w", err)
+	}
+	s.rpcAddr, s.webAddr = rl.Addr().String(), hl.Addr().String()
+
+	var n *node.Node
+	s.Metrics = httpapi.NewMetrics(func() cluster.MemberStatus { return n.Status() })
+	n = node.New(node.Config{
+		Client:        s.etcd,
+		Keys:          cluster.ForCluster(cfg.Cluster),
+		NodeID:        cfg.NodeID,
+		Address:       s.rpcAddr,
+		HTTPAddress:   s.webAddr,
+		LeaseTTL:      cfg.Election.LeaseTTL,
+		MaxBatchBytes: cfg.WAL.MaxBatchBytes,
+		CommitTimeout: cfg.WAL.CommitTimeout,
+		Logger:        log,
+		Metrics:       s.Metrics,
+	})
+	s.Node = n
+	s.grpc = grpc.NewServer()
+	rpcserver.Register(s.grpc, n)
+	s.http = &http.Server{Handler: httpapi.Handler(n, s.Metrics.Registry), ReadHeaderTimeout: 5 * time.Second}
+
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.wg.Add(3)
+	go func() {
+		defer s.wg.Done()
+		if err := n.Run(rctx); err != nil && !errors.Is(err, context.Canceled) {
+			s.setErr(err)
+		}
+	}()
+	go func() { defer s.wg.Done(); s.grpc.Serve(rl) }()
+	go func() { defer s.wg.Done(); s.http.Serve(hl) }()
+	s.log.Info("master started", "rpc", s.rpcAddr, "http", s.webAddr, "cluster", cfg.Cluster)
+	ok = true
+	return s, nil
+}
+
+// Dial connects to the configured etcd cluster.
+func Dial(cfg config.Config) (*clientv3.Client, error) {
+	tlsCfg, err := etcdTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c, err := clientv3.New(clientv3.Config{
+		Endpoints:   cfg.Etcd.Endpoints,
+		DialTimeout: cfg.Etcd.DialTimeout,
+		Username:    cfg.Etcd.Username,
+		Password:    cfg.Etcd.Password,
+		TLS:         tlsCfg,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd.endpoints %v: %w", cfg.Etcd.Endpoints, err)
+	}
+	return c, nil
+}
+
+func (s *Server) setErr(err error) {
+	s.mu.Lock()
+	s.runErr = err
+	s.mu.Unlock()
+}
+
+// Err is why the node stopped on its own, if it did.
+func (s *Server) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runErr
+}
+
+// RPCAddr is where the gRPC API listens.
+func (s *Server) RPCAddr() string { return s.rpcAddr }
+
+// HTTPAddr is where the HTTP endpoints listen.
+func (s *Server) HTTPAddr() string { return s.webAddr }
+
+// Etcd is the server's etcd client.
+func (s *Server) Etcd() *clientv3.Client { return s.etcd }
+
+// Close stops the node (revoking its session, so a standby takes over at
+// once), the listeners and, if owned, etcd. It is safe to call twice.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.grpc != nil {
+		s.grpc.Stop()
+	}
+	if s.http != nil {
+		s.http.Close()
+	}
+	s.wg.Wait()
+	if s.ownEtcd {
+		s.etcd.Close()
+	}
+	if s.embed != nil {
+		s.embed.Close()
+	}
+}
