@@ -15,7 +15,8 @@ var (
 	ErrInvalid = errors.New("config: invalid")
 )
 
-// Config is the configuration of one master process.
+// Config is the configuration of one master process, as Load returns it:
+// every field checked, defaults filled in. Log it through Redacted.
 type Config struct {
 	Cluster    string // cluster: names the master group; its etcd keys live under Prefix()
 	NodeID     string // node_id: this master's name; required for serve only

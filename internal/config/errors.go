@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // keyError is a bad value of one key. Its text starts with the key.
@@ -84,6 +85,8 @@ func formatValue(v any) string {
 		return "[" + strings.Join(parts, ", ") + "]"
 	case map[string]any, map[any]any:
 		return "a mapping"
+	case time.Time:
+		return v.Format(time.RFC3339Nano)
 	}
 	return fmt.Sprint(v)
 }

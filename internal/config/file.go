@@ -43,8 +43,7 @@ func readFile(path string) (*configFile, error) {
 
 	var doc any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		// yaml.v3 errors read "yaml: line 3: did not find expected key".
-		return nil, &fileError{path: path, msg: err.Error(), err: err}
+		return nil, &fileError{path: path, msg: yamlMessage(err), err: err}
 	}
 	f := &configFile{path: path, settings: map[string]any{}, keys: map[string]bool{}}
 	if doc == nil { // empty, or only comments
@@ -57,6 +56,17 @@ func readFile(path string) (*configFile, error) {
 	var errs []error
 	f.walk("", top, f.settings, &errs)
 	return f, join(errs)
+}
+
+// yamlMessage returns yaml's error on one line: "yaml: line 3: did not find
+// expected key", or "yaml: line 2: mapping key "cluster" already defined at
+// line 1; line 4: ..." for the errors yaml.v3 lists one per line.
+func yamlMessage(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return "yaml: " + strings.Join(te.Errors, "; ")
+	}
+	return strings.ReplaceAll(err.Error(), "\n", " ")
 }
 
 // unwrapPathError drops the path that *fs.PathError repeats.

@@ -27,8 +27,10 @@ func Load(path string, fs *pflag.FlagSet) (Config, []string, error) {
 	if f == nil { // the file cannot be read or parsed
 		return Config{}, nil, err
 	}
-	errs := []error{}
-	if err != nil {
+	var errs []error
+	if el, ok := err.(errorList); ok {
+		errs = append(errs, el...)
+	} else if err != nil {
 		errs = append(errs, err)
 	}
 

@@ -422,6 +422,7 @@ func TestLoadSyntaxError(t *testing.T) {
 		{"unclosed list", "cluster: a\nnode_id: b\netcd: {endpoints: [a:1\n"},
 		{"tab indentation", "etcd:\n\tembed: true\n"},
 		{"duplicate key", "cluster: a\ncluster: b\n"},
+		{"duplicate keys", "cluster: a\ncluster: b\nlisten: x\nlisten: y\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -431,6 +432,9 @@ func TestLoadSyntaxError(t *testing.T) {
 			}
 			if got := err.Error(); !strings.HasPrefix(got, "config.yaml: ") || !lineRE.MatchString(got) {
 				t.Errorf("Load error = %q; want it to name config.yaml and a line", got)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("Load error = %q; want one line", err)
 			}
 		})
 	}

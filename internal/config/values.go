@@ -20,6 +20,8 @@ func asString(v any) (string, string) {
 		return v, ""
 	case bool, int, int64, uint64, float64:
 		return "", fmt.Sprintf("%v is not a string (quote it: %q)", v, fmt.Sprint(v))
+	case time.Time:
+		return "", formatValue(v) + " is a date, not a string (quote it)"
 	}
 	return "", formatValue(v) + " is not a string"
 }
