@@ -125,7 +125,23 @@ func TestCampaignReturnsWhenSessionExpires(t *testing.T) {
 		_, err := Campaign(t.Context(), s2, prefix, []byte("n2"))
 		errc <- err
 	}()
-	// Kill the waiting candidate's lease: etcd issue 19597 would hang here.
+	// Once the candidate waits, kill its lease: etcd issue 19597 would hang here.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for {
+		r, err := c.Get(ctx, prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Count == 2 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("second candidate never registered")
+		case <-time.After(time.Millisecond):
+		}
+	}
 	if _, err := c.Revoke(t.Context(), s2.LeaseID()); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}

@@ -287,18 +287,19 @@ func (n *Node) serveAsLeader(ctx context.Context, l *election.Leadership, tailer
 		l.Resign(context.WithoutCancel(ctx))
 		return err
 	}
-	if err := tailer.WaitApplied(lctx, head); err != nil {
-		l.Resign(context.WithoutCancel(ctx))
-		if rerr := tailer.Err(); rerr != nil {
-			n.setReplayErr(rerr)
-			return fmt.Errorf("%w: %v", ErrReplay, rerr)
-		}
-		return fmt.Errorf("catching up to %d: %w", head, err)
-	}
+	// Replay stops; what is left is read directly, not waited for.
 	if err := stopTailer(); err != nil {
 		n.setReplayErr(err)
 		l.Resign(context.WithoutCancel(ctx))
 		return fmt.Errorf("%w: %v", ErrReplay, err)
+	}
+	if err := tailer.CatchUp(lctx); err != nil {
+		l.Resign(context.WithoutCancel(ctx))
+		if errors.Is(err, walship.ErrGap) || errors.Is(err, walship.ErrCorrupt) || errors.Is(err, walship.ErrTokenRegression) {
+			n.setReplayErr(err)
+			return fmt.Errorf("%w: %v", ErrReplay, err)
+		}
+		return fmt.Errorf("catching up to %d: %w", head, err)
 	}
 	if got := n.state.AppliedIndex(); got != head {
 		l.Resign(context.WithoutCancel(ctx))

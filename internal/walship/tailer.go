@@ -148,6 +148,17 @@ func (t *Tailer) Run(ctx context.Context) error {
 	return nil
 }
 
+// CatchUp applies every record in the log after the applied index with
+// direct reads, not waiting for any watch. It must not run concurrently
+// with Run. A promoted standby calls it after stopping Run.
+func (t *Tailer) CatchUp(ctx context.Context) error {
+	if err := t.Err(); err != nil {
+		return err
+	}
+	_, err := t.catchUp(ctx)
+	return err
+}
+
 // follow reads everything after the applied index, then watches.
 func (t *Tailer) follow(ctx context.Context) error {
 	rev, err := t.catchUp(ctx)
