@@ -85,7 +85,7 @@ func startGroup(ctx context.Context, cfg groupConfig) (_ *group, err error) {
 	if g.admin, err = g.etcd.Client(); err != nil {
 		return nil, fmt.Errorf("maelstrom: etcd client: %w", err)
 	}
-	g.log.Info("embedded etcd serving", "endpoint", g.etcd.Endpoint(), "took", time.Since(began))
+	g.log.Info("embedded etcd serving", "endpoint", g.etcd.Endpoint(), "dir", g.dir, "took", time.Since(began))
 
 	for i, id := range cfg.IDs {
 		m, err := g.startMember(ctx, id)

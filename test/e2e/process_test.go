@@ -211,11 +211,17 @@ func (r cmdResult) String() string {
 // bound, it is killed and the test fails.
 func run(t *testing.T, bound time.Duration, dir, bin string, args ...string) cmdResult {
 	t.Helper()
+	return runEnv(t, bound, dir, nil, bin, args...)
+}
+
+// runEnv is run with env added to the child's environment.
+func runEnv(t *testing.T, bound time.Duration, dir string, env []string, bin string, args ...string) cmdResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), bound)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
-	cmd.Env = childEnv()
+	cmd.Env = childEnv(env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

@@ -1,0 +1,140 @@
+package ctl_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/gfsha/master/internal/cluster"
+	"github.com/gfsha/master/internal/ctl"
+	"github.com/gfsha/master/internal/devcluster"
+)
+
+func keysOf(t *testing.T, v any) []string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func hasAll(got, want []string) bool {
+	set := map[string]bool{}
+	for _, k := range got {
+		set[k] = true
+	}
+	for _, k := range want {
+		if !set[k] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestStatusShapeAndFailover(t *testing.T) {
+	dc := devcluster.StartT(t, 2)
+	etcd := dc.Masters[0].Etcd()
+	r, err := ctl.Status(t.Context(), etcd, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The contract's keys, exactly as promised.
+	top := []string{"cluster", "primary", "shadow", "token", "last_fenced_index", "wal_lag_entries", "wal_lag_ms", "members"}
+	member := []string{"node_id", "role", "address", "http_address", "lease_id", "applied_index", "lag_entries", "lag_ms", "checkpoint_index"}
+	if got := keysOf(t, r); !hasAll(got, top) {
+		t.Fatalf("status keys %v; want all of %v", got, top)
+	}
+	if len(r.Members) != 2 {
+		t.Fatalf("%d members; want 2", len(r.Members))
+	}
+	if got := keysOf(t, r.Members[0]); !hasAll(got, member) {
+		t.Fatalf("member keys %v; want all of %v", got, member)
+	}
+	primary := dc.Primary().Node.ID()
+	if r.Primary != primary || r.Shadow == "" || r.Shadow == primary || r.Token <= 0 || r.LastFencedIndex == 0 {
+		t.Fatalf("status = %+v; want primary %s, the other as shadow, a token and a fenced index", r, primary)
+	}
+	roles := map[string]string{}
+	for _, m := range r.Members {
+		roles[m.NodeID] = m.Role
+		if len(m.LeaseID) != 16 {
+			t.Errorf("lease_id %q is not 16 hex digits as etcdctl prints it", m.LeaseID)
+		}
+	}
+	if roles[primary] != cluster.RolePrimary || roles[r.Shadow] != cluster.RoleStandby {
+		t.Errorf("roles = %v", roles)
+	}
+
+	// Failing over from a standby leaves the primary in place.
+	f, err := ctl.Failover(t.Context(), etcd, "test", r.Shadow, 10*time.Second)
+	if err != nil || f.NewPrimary != primary || f.FailoverTimeMs != 0 {
+		t.Fatalf("failover from standby = %+v, %v; want primary %s to stay", f, err, primary)
+	}
+	dc.WaitStable(t)
+	waitMembers(t, etcd, 2)
+
+	f, err = ctl.Failover(t.Context(), etcd, "test", "", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := keysOf(t, f); !hasAll(got, []string{"failed_master", "new_primary", "wal_entries_replayed", "failover_time_ms"}) {
+		t.Fatalf("failover keys %v", got)
+	}
+	if f.FailedMaster != primary || f.NewPrimary == primary || f.NewToken <= f.OldToken || f.FailoverTimeMs <= 0 {
+		t.Fatalf("failover = %+v; want a new primary with a higher token", f)
+	}
+	t.Logf("failover took %.2f ms", f.FailoverTimeMs)
+	r2, err := ctl.Status(t.Context(), etcd, "test")
+	if err != nil || r2.Primary != f.NewPrimary || r2.Token != f.NewToken {
+		t.Fatalf("status after failover = %+v, %v; want primary %s token %d", r2, err, f.NewPrimary, f.NewToken)
+	}
+
+	if _, err := ctl.Failover(t.Context(), etcd, "test", "nosuch", time.Second); err == nil {
+		t.Fatal("failover --from nosuch succeeded")
+	}
+}
+
+// waitMembers waits until ctl status lists n members (a restarted
+// member's record reappears with its new session).
+func waitMembers(t *testing.T, etcd *clientv3.Client, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for {
+		r, err := ctl.Status(ctx, etcd, "test")
+		if err == nil && len(r.Members) == n {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("status never listed %d members", n)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func TestFailoverWithoutStandbyRefuses(t *testing.T) {
+	dc := devcluster.StartT(t, 1)
+	_, err := ctl.Failover(t.Context(), dc.Masters[0].Etcd(), "test", "", time.Second)
+	if !errors.Is(err, ctl.ErrNoTakeover) {
+		t.Fatalf("failover with no standby = %v; want ErrNoTakeover", err)
+	}
+	if !dc.Masters[0].Node.Serving() {
+		t.Fatal("the lone primary was deposed by a refused failover")
+	}
+}
