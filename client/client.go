@@ -82,6 +82,8 @@ type Client struct {
 	nlanes  int
 	closed  bool
 
+	batch *batcher
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -122,6 +124,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	octx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
+	c.batch = newBatcher(c)
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); c.batch.run(octx) }()
 	obs := election.Observe(octx, c.etcd, c.keys.Election())
 	c.wg.Add(1)
 	go func() {
@@ -306,49 +311,69 @@ func (e *Error) Error() string { return e.Msg }
 // Unwrap returns the sentinel.
 func (e *Error) Unwrap() error { return e.kind }
 
-func (c *Client) mutate(ctx context.Context, fn func(ctx context.Context, m masterpb.MasterClient, id string, seq uint64) error) error {
+// mutate sends m through the batcher, retrying with the same (lane, seq)
+// until it succeeds, fails for good, or ctx ends.
+func (c *Client) mutate(ctx context.Context, m *masterpb.Mutation) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
+		defer cancel()
+	}
 	l := c.takeLane()
 	l.seq++
-	id, seq := l.id, l.seq
-	err := c.call(ctx, true, func(ctx context.Context, m masterpb.MasterClient) error { return fn(ctx, m, id, seq) })
-	// A lane whose last request may still be in flight is not reused: a
-	// later, higher sequence could overtake it and make its retry stale.
-	if err == nil || !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-		c.putLane(l)
+	m.ClientId, m.Seq = l.id, l.seq
+	backoff := 10 * time.Millisecond
+	for {
+		c.mu.Lock()
+		changed := c.changed
+		c.mu.Unlock()
+		err := c.batch.submit(ctx, m)
+		if err == nil {
+			c.putLane(l)
+			return nil
+		}
+		code := status.Code(err)
+		if ctx.Err() != nil {
+			// The lane's last request may still be in flight: a later, higher
+			// sequence could overtake it and make its retry stale. Drop it.
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(err))
+		}
+		if code != codes.Unavailable && code != codes.Aborted && code != codes.DeadlineExceeded {
+			c.putLane(l)
+			return fromStatus(err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(err))
+		case <-changed:
+			t.Stop()
+			backoff = 10 * time.Millisecond
+		case <-t.C:
+			backoff = min(2*backoff, 500*time.Millisecond)
+		}
 	}
-	return err
 }
 
 // Mkdir creates a directory.
 func (c *Client) Mkdir(ctx context.Context, path string) error {
-	return c.mutate(ctx, func(ctx context.Context, m masterpb.MasterClient, id string, seq uint64) error {
-		_, err := m.Mkdir(ctx, &masterpb.PathRequest{Path: path, ClientId: id, Seq: seq})
-		return err
-	})
+	return c.mutate(ctx, &masterpb.Mutation{Type: masterpb.Mutation_MKDIR, Path: path})
 }
 
 // Create creates an empty file.
 func (c *Client) Create(ctx context.Context, path string) error {
-	return c.mutate(ctx, func(ctx context.Context, m masterpb.MasterClient, id string, seq uint64) error {
-		_, err := m.Create(ctx, &masterpb.PathRequest{Path: path, ClientId: id, Seq: seq})
-		return err
-	})
+	return c.mutate(ctx, &masterpb.Mutation{Type: masterpb.Mutation_CREATE, Path: path})
 }
 
 // Delete removes a file or an empty directory.
 func (c *Client) Delete(ctx context.Context, path string) error {
-	return c.mutate(ctx, func(ctx context.Context, m masterpb.MasterClient, id string, seq uint64) error {
-		_, err := m.Delete(ctx, &masterpb.PathRequest{Path: path, ClientId: id, Seq: seq})
-		return err
-	})
+	return c.mutate(ctx, &masterpb.Mutation{Type: masterpb.Mutation_DELETE, Path: path})
 }
 
 // Rename moves src to dst.
 func (c *Client) Rename(ctx context.Context, src, dst string) error {
-	return c.mutate(ctx, func(ctx context.Context, m masterpb.MasterClient, id string, seq uint64) error {
-		_, err := m.Rename(ctx, &masterpb.RenameRequest{Src: src, Dst: dst, ClientId: id, Seq: seq})
-		return err
-	})
+	return c.mutate(ctx, &masterpb.Mutation{Type: masterpb.Mutation_RENAME, Path: src, Path2: dst})
 }
 
 // Stat describes path.

@@ -26,6 +26,7 @@ const (
 	Master_Create_FullMethodName = "/gfsha.master.v1.Master/Create"
 	Master_Delete_FullMethodName = "/gfsha.master.v1.Master/Delete"
 	Master_Rename_FullMethodName = "/gfsha.master.v1.Master/Rename"
+	Master_Batch_FullMethodName  = "/gfsha.master.v1.Master/Batch"
 	Master_Stat_FullMethodName   = "/gfsha.master.v1.Master/Stat"
 	Master_List_FullMethodName   = "/gfsha.master.v1.Master/List"
 	Master_Status_FullMethodName = "/gfsha.master.v1.Master/Status"
@@ -41,6 +42,9 @@ type MasterClient interface {
 	Create(ctx context.Context, in *PathRequest, opts ...grpc.CallOption) (*MutateResponse, error)
 	Delete(ctx context.Context, in *PathRequest, opts ...grpc.CallOption) (*MutateResponse, error)
 	Rename(ctx context.Context, in *RenameRequest, opts ...grpc.CallOption) (*MutateResponse, error)
+	// Many mutations in one call; each gets its own result. The Go client
+	// batches concurrent calls through it.
+	Batch(ctx context.Context, in *BatchRequest, opts ...grpc.CallOption) (*BatchResponse, error)
 	// Reads, answered only by the primary while its lease is valid.
 	Stat(ctx context.Context, in *StatRequest, opts ...grpc.CallOption) (*Entry, error)
 	List(ctx context.Context, in *StatRequest, opts ...grpc.CallOption) (*ListResponse, error)
@@ -96,6 +100,16 @@ func (c *masterClient) Rename(ctx context.Context, in *RenameRequest, opts ...gr
 	return out, nil
 }
 
+func (c *masterClient) Batch(ctx context.Context, in *BatchRequest, opts ...grpc.CallOption) (*BatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchResponse)
+	err := c.cc.Invoke(ctx, Master_Batch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *masterClient) Stat(ctx context.Context, in *StatRequest, opts ...grpc.CallOption) (*Entry, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Entry)
@@ -136,6 +150,9 @@ type MasterServer interface {
 	Create(context.Context, *PathRequest) (*MutateResponse, error)
 	Delete(context.Context, *PathRequest) (*MutateResponse, error)
 	Rename(context.Context, *RenameRequest) (*MutateResponse, error)
+	// Many mutations in one call; each gets its own result. The Go client
+	// batches concurrent calls through it.
+	Batch(context.Context, *BatchRequest) (*BatchResponse, error)
 	// Reads, answered only by the primary while its lease is valid.
 	Stat(context.Context, *StatRequest) (*Entry, error)
 	List(context.Context, *StatRequest) (*ListResponse, error)
@@ -162,6 +179,9 @@ func (UnimplementedMasterServer) Delete(context.Context, *PathRequest) (*MutateR
 }
 func (UnimplementedMasterServer) Rename(context.Context, *RenameRequest) (*MutateResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Rename not implemented")
+}
+func (UnimplementedMasterServer) Batch(context.Context, *BatchRequest) (*BatchResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Batch not implemented")
 }
 func (UnimplementedMasterServer) Stat(context.Context, *StatRequest) (*Entry, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Stat not implemented")
@@ -265,6 +285,24 @@ func _Master_Rename_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Master_Batch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MasterServer).Batch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Master_Batch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MasterServer).Batch(ctx, req.(*BatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Master_Stat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(StatRequest)
 	if err := dec(in); err != nil {
@@ -341,6 +379,10 @@ var Master_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Rename",
 			Handler:    _Master_Rename_Handler,
+		},
+		{
+			MethodName: "Batch",
+			Handler:    _Master_Batch_Handler,
 		},
 		{
 			MethodName: "Stat",

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,8 +25,12 @@ import (
 	"github.com/gfsha/master/internal/server"
 )
 
-// concurrency of every write benchmark.
-const writers = 256
+// writers is the concurrency of every write benchmark.
+var writers = 256
+
+func init() {
+	flag.IntVar(&writers, "writers", writers, "concurrent writers in the write benchmarks")
+}
 
 var (
 	etcdOnce sync.Once

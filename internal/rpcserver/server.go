@@ -3,6 +3,8 @@ package rpcserver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -140,4 +142,58 @@ func entryPB(e meta.Entry) *masterpb.Entry {
 		out.Chunks = append(out.Chunks, &masterpb.Chunk{Handle: c.Handle, Version: c.Version})
 	}
 	return out
+}
+
+// maxBatch bounds one Batch call.
+const maxBatch = 10000
+
+// Batch proposes every mutation concurrently (so that they share the
+// appender's group commit) and answers each one.
+func (s *Server) Batch(ctx context.Context, r *masterpb.BatchRequest) (*masterpb.BatchResponse, error) {
+	if len(r.Mutations) > maxBatch {
+		return nil, status.Errorf(codes.InvalidArgument, "batch of %d mutations exceeds %d; split it", len(r.Mutations), maxBatch)
+	}
+	out := &masterpb.BatchResponse{Results: make([]*masterpb.MutationResult, len(r.Mutations))}
+	var wg sync.WaitGroup
+	for i, m := range r.Mutations {
+		op, err := opOf(m)
+		if err != nil {
+			out.Results[i] = &masterpb.MutationResult{Code: uint32(codes.InvalidArgument), Message: err.Error()}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := &masterpb.MutationResult{}
+			r, err := s.n.Propose(ctx, op)
+			if err == nil {
+				err = r.Err
+			}
+			if err != nil {
+				res.Code, res.Message = uint32(Code(err)), err.Error()
+			} else {
+				res.Index = s.n.State().AppliedIndex()
+			}
+			out.Results[i] = res
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+func opOf(m *masterpb.Mutation) (meta.Op, error) {
+	op := meta.Op{Path: m.Path, Path2: m.Path2, ClientID: m.ClientId, Seq: m.Seq}
+	switch m.Type {
+	case masterpb.Mutation_MKDIR:
+		op.Type = meta.OpMkdir
+	case masterpb.Mutation_CREATE:
+		op.Type = meta.OpCreate
+	case masterpb.Mutation_DELETE:
+		op.Type = meta.OpDelete
+	case masterpb.Mutation_RENAME:
+		op.Type = meta.OpRename
+	default:
+		return op, fmt.Errorf("mutation type %v: use MKDIR, CREATE, DELETE or RENAME", m.Type)
+	}
+	return op, nil
 }

@@ -1,0 +1,140 @@
+package client
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/gfsha/master/api/masterpb"
+)
+
+// maxBatch bounds the mutations of one Batch call.
+const maxBatch = 2000
+
+// batcher sends concurrent mutations to the primary in Batch calls, one call
+// in flight at a time: while it is out, new mutations queue for the next.
+type batcher struct {
+	c *Client
+
+	mu      sync.Mutex // guards pending
+	pending []*attempt
+	wake    chan struct{}
+}
+
+type attempt struct {
+	m    *masterpb.Mutation
+	done chan error // one gRPC status error, or nil
+}
+
+func newBatcher(c *Client) *batcher { return &batcher{c: c, wake: make(chan struct{}, 1)} }
+
+// submit makes one attempt at m and returns its gRPC status.
+func (b *batcher) submit(ctx context.Context, m *masterpb.Mutation) error {
+	a := &attempt{m: m, done: make(chan error, 1)}
+	b.mu.Lock()
+	b.pending = append(b.pending, a)
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case err := <-a.done:
+		return err
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+func (b *batcher) take() []*attempt {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := min(len(b.pending), maxBatch)
+	out := b.pending[:n:n]
+	b.pending = b.pending[n:]
+	if len(b.pending) > 0 {
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
+	} else {
+		b.pending = nil
+	}
+	return out
+}
+
+func (b *batcher) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			for _, a := range b.take() {
+				a.done <- status.Error(codes.Canceled, "client closed")
+			}
+			return
+		case <-b.wake:
+		}
+		as := b.take()
+		if len(as) > 0 {
+			b.send(ctx, as)
+		}
+	}
+}
+
+// send makes one Batch call to the current primary. A leader change while
+// it is out cancels it: its outcome is then unknown (Aborted), and the
+// callers retry with the same sequence numbers.
+func (b *batcher) send(ctx context.Context, as []*attempt) {
+	fail := func(err error) {
+		for _, a := range as {
+			a.done <- err
+		}
+	}
+	b.c.mu.Lock()
+	leader, changed := b.c.leader, b.c.changed
+	b.c.mu.Unlock()
+	if leader.Address == "" {
+		fail(status.Errorf(codes.Unavailable, "no master holds the election in cluster %q", b.c.cfg.Cluster))
+		return
+	}
+	m, err := b.c.Conn(leader.Address)
+	if err != nil {
+		fail(status.Error(codes.Unavailable, err.Error()))
+		return
+	}
+	req := &masterpb.BatchRequest{Mutations: make([]*masterpb.Mutation, len(as))}
+	for i, a := range as {
+		req.Mutations[i] = a.m
+	}
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	sent := make(chan struct{})
+	go func() {
+		select {
+		case <-changed:
+			cancel()
+		case <-sent:
+		}
+	}()
+	resp, err := m.Batch(actx, req)
+	close(sent)
+	switch {
+	case err != nil && actx.Err() != nil && ctx.Err() == nil:
+		fail(status.Errorf(codes.Aborted, "primary changed or did not answer while %d mutations were in flight: %v", len(as), err))
+	case err != nil:
+		fail(err)
+	case len(resp.Results) != len(as):
+		fail(status.Errorf(codes.Aborted, "primary answered %d results for %d mutations", len(resp.Results), len(as)))
+	default:
+		for i, a := range as {
+			r := resp.Results[i]
+			if r.Code == 0 {
+				a.done <- nil
+			} else {
+				a.done <- status.Error(codes.Code(r.Code), r.Message)
+			}
+		}
+	}
+}
