@@ -19,6 +19,9 @@ var (
 	ErrCorrupt = errors.New("walship: corrupt log")
 	// ErrGap: the log skips an index.
 	ErrGap = errors.New("walship: gap in log")
+	// ErrTrimmed: the records this reader needs next were trimmed from the
+	// log (below a checkpoint); it must load a newer checkpoint first.
+	ErrTrimmed = errors.New("walship: log trimmed below the next index")
 	// ErrTokenRegression: a record carries a lower token than one before it.
 	ErrTokenRegression = errors.New("walship: token went backwards")
 )

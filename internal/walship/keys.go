@@ -21,7 +21,10 @@ func (k Keys) BatchEnd() string { return k.Prefix + "/b0" }
 // Head is the key of the last fenced index.
 func (k Keys) Head() string { return k.Prefix + "/head" }
 
-// WatchPrefix covers batches and head.
+// First is the key of the first index still in the log (absent: 1).
+func (k Keys) First() string { return k.Prefix + "/first" }
+
+// WatchPrefix covers batches, head and first.
 func (k Keys) WatchPrefix() string { return k.Prefix + "/" }
 
 func formatIndex(i uint64) string { return fmt.Sprintf("%020d", i) }

@@ -24,6 +24,7 @@ type Tailer struct {
 
 	mu          sync.Mutex // guards the fields below
 	head        uint64     // last fenced index seen in etcd
+	first       uint64     // first index still in the log, as last seen
 	lastToken   fencing.Token
 	behindSince time.Time     // when head first exceeded applied; zero when caught up
 	changed     chan struct{} // closed and replaced on every apply or head change
@@ -129,7 +130,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, ErrGap) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTokenRegression) {
+		if IsBroken(err) || errors.Is(err, ErrTrimmed) {
 			t.mu.Lock()
 			t.err = err
 			t.notifyLocked()
@@ -206,6 +207,20 @@ func (t *Tailer) catchUp(ctx context.Context) (int64, error) {
 			}
 			t.setHead(h)
 		}
+		fr, err := t.c.Get(ctx, t.keys.First(), clientv3.WithRev(rev))
+		if err != nil {
+			return 0, err
+		}
+		if len(fr.Kvs) > 0 {
+			f, err := parseIndex(fr.Kvs[0].Value)
+			if err != nil {
+				return 0, err
+			}
+			t.setFirst(f)
+			if applied := t.sm.AppliedIndex(); f > applied+1 {
+				return 0, fmt.Errorf("log starts at %d but this member applied only %d: %w", f, applied, ErrTrimmed)
+			}
+		}
 		prev, err := t.c.Get(ctx, t.keys.BatchPrefix(), clientv3.WithRange(from), clientv3.WithRev(rev),
 			clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(1))
 		if err != nil {
@@ -243,6 +258,14 @@ func (t *Tailer) handle(kv *mvccpb.KeyValue) error {
 		t.setHead(h)
 		return nil
 	}
+	if key == t.keys.First() {
+		f, err := parseIndex(kv.Value)
+		if err != nil {
+			return err
+		}
+		t.setFirst(f)
+		return nil
+	}
 	if !strings.HasPrefix(key, t.keys.BatchPrefix()) {
 		return nil
 	}
@@ -258,6 +281,12 @@ func (t *Tailer) handle(kv *mvccpb.KeyValue) error {
 		return nil // already applied (re-read after a reconnect)
 	}
 	if b.First > applied+1 {
+		t.mu.Lock()
+		first := t.first
+		t.mu.Unlock()
+		if first > applied+1 {
+			return fmt.Errorf("next index is %d but the log now starts at %d: %w", applied+1, first, ErrTrimmed)
+		}
 		return fmt.Errorf("next index is %d but batch %s starts at %d: %w", applied+1, key, b.First, ErrGap)
 	}
 	t.mu.Lock()
@@ -279,6 +308,20 @@ func (t *Tailer) handle(kv *mvccpb.KeyValue) error {
 	t.notifyLocked()
 	t.mu.Unlock()
 	return nil
+}
+
+func (t *Tailer) setFirst(f uint64) {
+	t.mu.Lock()
+	if f > t.first {
+		t.first = f
+	}
+	t.mu.Unlock()
+}
+
+// IsBroken reports whether err says the log itself is damaged (a gap, a
+// corrupt batch, a token going backwards): replay must stop for good.
+func IsBroken(err error) bool {
+	return errors.Is(err, ErrGap) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTokenRegression)
 }
 
 // ReadHead returns the last fenced index, read linearizably now.

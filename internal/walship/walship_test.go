@@ -18,13 +18,14 @@ import (
 // recorder is a StateMachine that keeps every record it applied.
 type recorder struct {
 	mu      sync.Mutex
+	base    uint64 // index applied before the first record kept (a restored checkpoint)
 	records []Record
 }
 
 func (r *recorder) Apply(rec Record) any {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if want := uint64(len(r.records)) + 1; rec.Index != want {
+	if want := r.base + uint64(len(r.records)) + 1; rec.Index != want {
 		panic(fmt.Sprintf("Apply(%d); want index %d", rec.Index, want))
 	}
 	rec.Data = append([]byte(nil), rec.Data...)
@@ -35,7 +36,7 @@ func (r *recorder) Apply(rec Record) any {
 func (r *recorder) AppliedIndex() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return uint64(len(r.records))
+	return r.base + uint64(len(r.records))
 }
 
 func (r *recorder) data() []string {
