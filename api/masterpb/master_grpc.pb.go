@@ -22,14 +22,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Master_Mkdir_FullMethodName  = "/gfsha.master.v1.Master/Mkdir"
-	Master_Create_FullMethodName = "/gfsha.master.v1.Master/Create"
-	Master_Delete_FullMethodName = "/gfsha.master.v1.Master/Delete"
-	Master_Rename_FullMethodName = "/gfsha.master.v1.Master/Rename"
-	Master_Batch_FullMethodName  = "/gfsha.master.v1.Master/Batch"
-	Master_Stat_FullMethodName   = "/gfsha.master.v1.Master/Stat"
-	Master_List_FullMethodName   = "/gfsha.master.v1.Master/List"
-	Master_Status_FullMethodName = "/gfsha.master.v1.Master/Status"
+	Master_Mkdir_FullMethodName           = "/gfsha.master.v1.Master/Mkdir"
+	Master_Create_FullMethodName          = "/gfsha.master.v1.Master/Create"
+	Master_Delete_FullMethodName          = "/gfsha.master.v1.Master/Delete"
+	Master_Rename_FullMethodName          = "/gfsha.master.v1.Master/Rename"
+	Master_Batch_FullMethodName           = "/gfsha.master.v1.Master/Batch"
+	Master_Stat_FullMethodName            = "/gfsha.master.v1.Master/Stat"
+	Master_List_FullMethodName            = "/gfsha.master.v1.Master/List"
+	Master_Status_FullMethodName          = "/gfsha.master.v1.Master/Status"
+	Master_Checkpoint_FullMethodName      = "/gfsha.master.v1.Master/Checkpoint"
+	Master_Trim_FullMethodName            = "/gfsha.master.v1.Master/Trim"
+	Master_FetchCheckpoint_FullMethodName = "/gfsha.master.v1.Master/FetchCheckpoint"
 )
 
 // MasterClient is the client API for Master service.
@@ -50,6 +53,12 @@ type MasterClient interface {
 	List(ctx context.Context, in *StatRequest, opts ...grpc.CallOption) (*ListResponse, error)
 	// This member's status (answered by every member).
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*MemberStatus, error)
+	// Checkpoints: write one now on this member; trim the log below the
+	// members' checkpoints (primary only); stream this member's newest
+	// checkpoint file to a peer that joins from nothing.
+	Checkpoint(ctx context.Context, in *CheckpointRequest, opts ...grpc.CallOption) (*CheckpointResponse, error)
+	Trim(ctx context.Context, in *TrimRequest, opts ...grpc.CallOption) (*TrimResponse, error)
+	FetchCheckpoint(ctx context.Context, in *FetchCheckpointRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CheckpointChunk], error)
 }
 
 type masterClient struct {
@@ -140,6 +149,45 @@ func (c *masterClient) Status(ctx context.Context, in *StatusRequest, opts ...gr
 	return out, nil
 }
 
+func (c *masterClient) Checkpoint(ctx context.Context, in *CheckpointRequest, opts ...grpc.CallOption) (*CheckpointResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckpointResponse)
+	err := c.cc.Invoke(ctx, Master_Checkpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *masterClient) Trim(ctx context.Context, in *TrimRequest, opts ...grpc.CallOption) (*TrimResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TrimResponse)
+	err := c.cc.Invoke(ctx, Master_Trim_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *masterClient) FetchCheckpoint(ctx context.Context, in *FetchCheckpointRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CheckpointChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Master_ServiceDesc.Streams[0], Master_FetchCheckpoint_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[FetchCheckpointRequest, CheckpointChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Master_FetchCheckpointClient = grpc.ServerStreamingClient[CheckpointChunk]
+
 // MasterServer is the server API for Master service.
 // All implementations must embed UnimplementedMasterServer
 // for forward compatibility.
@@ -158,6 +206,12 @@ type MasterServer interface {
 	List(context.Context, *StatRequest) (*ListResponse, error)
 	// This member's status (answered by every member).
 	Status(context.Context, *StatusRequest) (*MemberStatus, error)
+	// Checkpoints: write one now on this member; trim the log below the
+	// members' checkpoints (primary only); stream this member's newest
+	// checkpoint file to a peer that joins from nothing.
+	Checkpoint(context.Context, *CheckpointRequest) (*CheckpointResponse, error)
+	Trim(context.Context, *TrimRequest) (*TrimResponse, error)
+	FetchCheckpoint(*FetchCheckpointRequest, grpc.ServerStreamingServer[CheckpointChunk]) error
 	mustEmbedUnimplementedMasterServer()
 }
 
@@ -191,6 +245,15 @@ func (UnimplementedMasterServer) List(context.Context, *StatRequest) (*ListRespo
 }
 func (UnimplementedMasterServer) Status(context.Context, *StatusRequest) (*MemberStatus, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Status not implemented")
+}
+func (UnimplementedMasterServer) Checkpoint(context.Context, *CheckpointRequest) (*CheckpointResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Checkpoint not implemented")
+}
+func (UnimplementedMasterServer) Trim(context.Context, *TrimRequest) (*TrimResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Trim not implemented")
+}
+func (UnimplementedMasterServer) FetchCheckpoint(*FetchCheckpointRequest, grpc.ServerStreamingServer[CheckpointChunk]) error {
+	return status.Errorf(codes.Unimplemented, "method FetchCheckpoint not implemented")
 }
 func (UnimplementedMasterServer) mustEmbedUnimplementedMasterServer() {}
 func (UnimplementedMasterServer) testEmbeddedByValue()                {}
@@ -357,6 +420,53 @@ func _Master_Status_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Master_Checkpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MasterServer).Checkpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Master_Checkpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MasterServer).Checkpoint(ctx, req.(*CheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Master_Trim_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TrimRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MasterServer).Trim(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Master_Trim_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MasterServer).Trim(ctx, req.(*TrimRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Master_FetchCheckpoint_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(FetchCheckpointRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MasterServer).FetchCheckpoint(m, &grpc.GenericServerStream[FetchCheckpointRequest, CheckpointChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Master_FetchCheckpointServer = grpc.ServerStreamingServer[CheckpointChunk]
+
 // Master_ServiceDesc is the grpc.ServiceDesc for Master service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -396,7 +506,21 @@ var Master_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Status",
 			Handler:    _Master_Status_Handler,
 		},
+		{
+			MethodName: "Checkpoint",
+			Handler:    _Master_Checkpoint_Handler,
+		},
+		{
+			MethodName: "Trim",
+			Handler:    _Master_Trim_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "FetchCheckpoint",
+			Handler:       _Master_FetchCheckpoint_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "master.proto",
 }

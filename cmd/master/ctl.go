@@ -27,7 +27,7 @@ func newCtl() *cobra.Command {
 	c.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
 	c.PersistentFlags().Duration("timeout", 30*time.Second, "bound on the whole command")
 	c.AddCommand(ctlStatus(), ctlFailover(), ctlNamespace("mkdir"), ctlNamespace("create"), ctlNamespace("rm"),
-		ctlLs(), ctlStat(), ctlMv())
+		ctlLs(), ctlStat(), ctlMv(), ctlCheckpoint())
 	return c
 }
 
@@ -288,5 +288,33 @@ func exactArgs(n int, usage string) cobra.PositionalArgs {
 			return usageError{fmt.Errorf("usage: master ctl %s (got %d arguments)", usage, len(args))}
 		}
 		return nil
+	}
+}
+
+func ctlCheckpoint() *cobra.Command {
+	return &cobra.Command{
+		Use:   "checkpoint",
+		Short: "Make every member write a checkpoint now and trim the log below them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := newCtlEnv(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.cancel()
+			st, err := ctl.Status(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster)
+			if err != nil {
+				return err
+			}
+			r, err := ctl.Checkpoint(e.ctx, st, e.cfg.c.Conn)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(r)
+			}
+			fmt.Fprintf(e.out, "%d\n", r.Index)
+			return nil
+		},
 	}
 }

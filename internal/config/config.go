@@ -24,11 +24,12 @@ type Config struct {
 	HTTPListen string // http_listen: health, status and metrics (host:port)
 	DataDir    string // data_dir: checkpoints and local state; default data/<node_id>
 
-	Etcd     Etcd
-	Election Election
-	WAL      WAL
-	Chunk    Chunk
-	Log      Log
+	Etcd       Etcd
+	Election   Election
+	WAL        WAL
+	Checkpoint Checkpoint
+	Chunk      Chunk
+	Log        Log
 }
 
 // Etcd is how to reach the etcd cluster (keys etcd.*).
@@ -38,6 +39,7 @@ type Etcd struct {
 	DialTimeout time.Duration // etcd.dial_timeout
 	Username    string        // etcd.username
 	Password    string        // etcd.password: secret; log Config.Redacted() only
+	Compact     bool          // etcd.compact: compact etcd's history after each log trim
 	TLS         TLS
 }
 
@@ -61,6 +63,14 @@ type Election struct {
 type WAL struct {
 	MaxBatchBytes int           // wal.max_batch_bytes: group commit batch limit, 4096..1400000
 	CommitTimeout time.Duration // wal.commit_timeout: bound on one batch's etcd commit
+	TrimInterval  time.Duration // wal.trim_interval: how often the primary trims the log
+}
+
+// Checkpoint is when checkpoints are written (keys checkpoint.*).
+type Checkpoint struct {
+	Entries  int           // checkpoint.entries: applied entries between checkpoints
+	Interval time.Duration // checkpoint.interval: how often to check
+	Keep     int           // checkpoint.keep: checkpoints kept on disk
 }
 
 // Chunk is the chunk placement policy (keys chunk.*).

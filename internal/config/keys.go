@@ -39,16 +39,21 @@ var keyDefs = []keyDef{
 	{"etcd.tls.ca", kindString, nil, "CA bundle that verifies etcd's server certificate (empty: system roots)"},
 	{"etcd.tls.cert", kindString, nil, "client certificate file for etcd (with --etcd-tls-key)"},
 	{"etcd.tls.key", kindString, nil, "client key file for etcd (with --etcd-tls-cert)"},
+	{"etcd.compact", kindBool, false, "compact etcd's history after each log trim; only where this system owns the etcd cluster (default false)"},
 	{"etcd.tls.insecure_skip_verify", kindBool, false, "do not verify etcd's server certificate (tests only) (default false)"},
 	{"election.lease_ttl", kindDuration, 10 * time.Second, "lease TTL of the election, whole seconds in 2s..5m: how long a dead primary keeps leadership"},
 	{"wal.max_batch_bytes", kindInt, 1048576, "largest group-commit batch of the log in etcd, 4096..1400000 bytes"},
 	{"wal.commit_timeout", kindDuration, 5 * time.Second, "bound on one batch's commit to etcd"},
+	{"wal.trim_interval", kindDuration, 5 * time.Second, "how often the primary trims the log below the members' checkpoints"},
+	{"checkpoint.entries", kindInt, 1000000, "write a checkpoint after this many applied log entries, 1000..1000000000"},
+	{"checkpoint.interval", kindDuration, 10 * time.Second, "how often to check whether a checkpoint is due"},
+	{"checkpoint.keep", kindInt, 2, "checkpoints kept on disk, 2..100"},
 	{"chunk.replication", kindInt, 3, "replicas of each chunk, 1..16"},
 	{"log.level", kindString, "info", "log level: debug, info, warn or error"},
 }
 
 // sections are the keys that group other keys; in the file each is a mapping.
-var sections = []string{"etcd", "etcd.tls", "election", "wal", "chunk", "log"}
+var sections = []string{"etcd", "etcd.tls", "election", "wal", "checkpoint", "chunk", "log"}
 
 // flagName returns the flag of key: etcd.dial_timeout -> etcd-dial-timeout.
 func flagName(key string) string {

@@ -123,6 +123,7 @@ func (l *loader) build() Config {
 		l.check("etcd.tls.cert", "empty while etcd.tls.key is set (set both or neither)")
 	}
 	c.Etcd.TLS.InsecureSkipVerify = l.boolean("etcd.tls.insecure_skip_verify")
+	c.Etcd.Compact = l.boolean("etcd.compact")
 
 	c.Election.LeaseTTL = l.duration("election.lease_ttl")
 	l.check("election.lease_ttl", checkLeaseTTL(c.Election.LeaseTTL))
@@ -131,6 +132,15 @@ func (l *loader) build() Config {
 	l.check("wal.max_batch_bytes", checkIntRange(c.WAL.MaxBatchBytes, 4096, 1400000))
 	c.WAL.CommitTimeout = l.duration("wal.commit_timeout")
 	l.check("wal.commit_timeout", checkPositive(c.WAL.CommitTimeout))
+	c.WAL.TrimInterval = l.duration("wal.trim_interval")
+	l.check("wal.trim_interval", checkPositive(c.WAL.TrimInterval))
+
+	c.Checkpoint.Entries = l.integer("checkpoint.entries")
+	l.check("checkpoint.entries", checkIntRange(c.Checkpoint.Entries, 1000, 1000000000))
+	c.Checkpoint.Interval = l.duration("checkpoint.interval")
+	l.check("checkpoint.interval", checkPositive(c.Checkpoint.Interval))
+	c.Checkpoint.Keep = l.integer("checkpoint.keep")
+	l.check("checkpoint.keep", checkIntRange(c.Checkpoint.Keep, 2, 100))
 
 	c.Chunk.Replication = l.integer("chunk.replication")
 	l.check("chunk.replication", checkIntRange(c.Chunk.Replication, 1, 16))

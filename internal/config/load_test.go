@@ -25,6 +25,10 @@ func defaults() Config {
 	c.Election.LeaseTTL = 10 * time.Second
 	c.WAL.MaxBatchBytes = 1048576
 	c.WAL.CommitTimeout = 5 * time.Second
+	c.WAL.TrimInterval = 5 * time.Second
+	c.Checkpoint.Entries = 1000000
+	c.Checkpoint.Interval = 10 * time.Second
+	c.Checkpoint.Keep = 2
 	c.Chunk.Replication = 3
 	c.Log.Level = "info"
 	return c
@@ -47,11 +51,17 @@ etcd:
     cert: cert.pem
     key: key.pem
     insecure_skip_verify: true
+  compact: true
 election:
   lease_ttl: 15s
 wal:
   max_batch_bytes: 65536
   commit_timeout: 3s
+  trim_interval: 2s
+checkpoint:
+  entries: 5000
+  interval: 1s
+  keep: 3
 chunk:
   replication: 2
 log:
@@ -77,6 +87,11 @@ func allKeysConfig() Config {
 	c.Election.LeaseTTL = 15 * time.Second
 	c.WAL.MaxBatchBytes = 65536
 	c.WAL.CommitTimeout = 3 * time.Second
+	c.WAL.TrimInterval = 2 * time.Second
+	c.Etcd.Compact = true
+	c.Checkpoint.Entries = 5000
+	c.Checkpoint.Interval = time.Second
+	c.Checkpoint.Keep = 3
 	c.Chunk.Replication = 2
 	c.Log.Level = "debug"
 	return c

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/gfsha/master/internal/checkpoint"
 	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/election"
 	"github.com/gfsha/master/internal/fencing"
@@ -35,6 +38,23 @@ type Config struct {
 	Logger         *slog.Logger
 	// Metrics, if set, receives events (see Metrics).
 	Metrics Metrics
+
+	// DataDir holds checkpoints; empty turns checkpoints (and so trimming
+	// and fast restart) off.
+	DataDir string
+	// CheckpointEntries: write a checkpoint after this many applied entries
+	// (default 1,000,000), checked every CheckpointInterval (default 10 s).
+	CheckpointEntries  uint64
+	CheckpointInterval time.Duration
+	// KeepCheckpoints on disk (at least 2).
+	KeepCheckpoints int
+	// TrimInterval: how often the primary trims the log (default 5 s).
+	TrimInterval time.Duration
+	// Compact etcd's history after each trim (only where this system owns
+	// the etcd cluster).
+	Compact bool
+	// Fetch streams a peer's checkpoint (joining from nothing).
+	Fetch FetchFunc
 }
 
 // Metrics receives the node's events. Implementations must be fast and
@@ -65,6 +85,13 @@ type Node struct {
 	statusKick chan struct{}
 	promoted   chan struct{} // closed and replaced each time this node starts serving
 
+	pub       statusPub
+	store     *checkpoint.Store
+	ckptMu    sync.Mutex    // serializes checkpoint writes
+	ckptIndex atomic.Uint64 // newest local checkpoint
+	ckptAt    atomic.Int64
+	trimmedTo atomic.Uint64
+
 	// applyHook, in tests, runs before each record is applied.
 	applyHook func(walship.Record)
 }
@@ -79,6 +106,15 @@ func New(cfg Config) *Node {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.CheckpointEntries == 0 {
+		cfg.CheckpointEntries = 1_000_000
+	}
+	if cfg.CheckpointInterval == 0 {
+		cfg.CheckpointInterval = 10 * time.Second
+	}
+	if cfg.TrimInterval == 0 {
+		cfg.TrimInterval = 5 * time.Second
 	}
 	st := meta.New()
 	n := &Node{
@@ -153,6 +189,16 @@ func (n *Node) Promoted() <-chan struct{} {
 // Run drives the node until ctx ends. It keeps retrying, with logs, while
 // etcd is unreachable, and returns only ctx's error or a broken log.
 func (n *Node) Run(ctx context.Context) error {
+	if n.cfg.DataDir != "" {
+		st, err := checkpoint.Open(filepath.Join(n.cfg.DataDir, "checkpoints"), n.cfg.KeepCheckpoints, n.log)
+		if err != nil {
+			return err
+		}
+		n.store = st
+		if err := n.restore(); err != nil {
+			return err
+		}
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
@@ -160,6 +206,11 @@ func (n *Node) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); n.observeLeader(ctx) }()
 	go func() { defer wg.Done(); n.publishStatus(ctx) }()
+	if n.store != nil {
+		wg.Add(2)
+		go func() { defer wg.Done(); n.checkpointLoop(ctx) }()
+		go func() { defer wg.Done(); n.trimLoop(ctx) }()
+	}
 
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -167,6 +218,19 @@ func (n *Node) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.Is(err, errNeedCheckpoint):
+			n.log.Warn("log trimmed past this member's state; fetching a checkpoint from a peer")
+			if ferr := n.fetchCheckpoint(ctx); ferr != nil {
+				n.log.Warn("retrying", "err", ferr, "in", backoff)
+				t := time.NewTimer(backoff)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return ctx.Err()
+				case <-t.C:
+				}
+				backoff = min(2*backoff, 5*time.Second)
+			}
 		case errors.Is(err, ErrReplay):
 			n.log.Error("replay stopped; this node will not serve until the log is repaired", "err", err)
 			<-ctx.Done()
@@ -256,6 +320,9 @@ func (n *Node) term(ctx context.Context) error {
 	lead, err := election.Campaign(cctx, s, n.cfg.Keys.Election(), val.Encode())
 	if err != nil {
 		if rerr := tailer.Err(); rerr != nil {
+			if errors.Is(rerr, walship.ErrTrimmed) {
+				return fmt.Errorf("%w: %v", errNeedCheckpoint, rerr)
+			}
 			n.setReplayErr(rerr)
 			return fmt.Errorf("%w: %v", ErrReplay, rerr)
 		}
@@ -289,12 +356,19 @@ func (n *Node) serveAsLeader(ctx context.Context, l *election.Leadership, tailer
 	}
 	// Replay stops; what is left is read directly, not waited for.
 	if err := stopTailer(); err != nil {
+		if errors.Is(err, walship.ErrTrimmed) {
+			l.Resign(context.WithoutCancel(ctx))
+			return fmt.Errorf("%w: %v", errNeedCheckpoint, err)
+		}
 		n.setReplayErr(err)
 		l.Resign(context.WithoutCancel(ctx))
 		return fmt.Errorf("%w: %v", ErrReplay, err)
 	}
 	if err := tailer.CatchUp(lctx); err != nil {
 		l.Resign(context.WithoutCancel(ctx))
+		if errors.Is(err, walship.ErrTrimmed) {
+			return fmt.Errorf("%w: %v", errNeedCheckpoint, err)
+		}
 		if errors.Is(err, walship.ErrGap) || errors.Is(err, walship.ErrCorrupt) || errors.Is(err, walship.ErrTokenRegression) {
 			n.setReplayErr(err)
 			return fmt.Errorf("%w: %v", ErrReplay, err)
@@ -521,6 +595,7 @@ func (n *Node) Status() cluster.MemberStatus {
 	tailer, app := n.tailer, n.appender
 	n.mu.Unlock()
 	st.AppliedIndex = n.state.AppliedIndex()
+	st.CheckpointIndex = n.ckptIndex.Load()
 	if app == nil && tailer != nil {
 		ts := tailer.Status()
 		st.LagEntries = ts.LagEntries

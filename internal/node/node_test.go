@@ -75,7 +75,9 @@ func TestFailoverLosesNothingAcknowledged(t *testing.T) {
 	n1, _ := startNode(t, c, "n1", nil)
 	waitFor(t, 20*time.Second, "n1 to serve", n1.Serving)
 	n2, _ := startNode(t, c, "n2", nil)
-	waitFor(t, 20*time.Second, "n2 to campaign", func() bool { return n2.Role() == cluster.RoleCandidate })
+	waitFor(t, 20*time.Second, "n2 to campaign and see n1 lead", func() bool {
+		return n2.Role() == cluster.RoleCandidate && n2.Leader().NodeID == "n1"
+	})
 
 	if err := n2.Read(func(*meta.State) error { return nil }); !errors.Is(err, ErrNotPrimary) {
 		t.Fatalf("standby Read = %v; want ErrNotPrimary", err)

@@ -3,19 +3,26 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
+
+// statusPub remembers what was last published, so unchanged status is not
+// rewritten more often than every few seconds.
+type statusPub struct {
+	mu    sync.Mutex // guards the fields below and serializes puts
+	last  []byte
+	lease clientv3.LeaseID
+	at    time.Time
+}
 
 // publishStatus keeps this member's status key current in etcd, attached to
 // the session's lease so that it disappears with the member.
 func (n *Node) publishStatus(ctx context.Context) {
 	tick := time.NewTicker(n.cfg.StatusInterval)
 	defer tick.Stop()
-	var last []byte
-	var lastLease clientv3.LeaseID
-	lastPut := time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -23,24 +30,32 @@ func (n *Node) publishStatus(ctx context.Context) {
 		case <-tick.C:
 		case <-n.statusKick:
 		}
-		n.mu.Lock()
-		s := n.session
-		n.mu.Unlock()
-		if s == nil {
-			continue
-		}
-		st := n.Status()
-		b, _ := json.Marshal(st)
-		if string(b) == string(last) && s.LeaseID() == lastLease && time.Since(lastPut) < 5*time.Second {
-			continue
-		}
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := n.cfg.Client.Put(pctx, n.cfg.Keys.Member(n.cfg.NodeID), string(b), clientv3.WithLease(s.LeaseID()))
-		cancel()
-		if err != nil {
+		if err := n.publishOnce(ctx, false); err != nil {
 			n.log.Debug("publish status", "err", err)
-			continue
 		}
-		last, lastLease, lastPut = b, s.LeaseID(), time.Now()
 	}
+}
+
+// publishOnce writes the status now if it changed (or always, with force).
+func (n *Node) publishOnce(ctx context.Context, force bool) error {
+	n.mu.Lock()
+	s := n.session
+	n.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	b, _ := json.Marshal(n.Status())
+	p := &n.pub
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !force && string(b) == string(p.last) && s.LeaseID() == p.lease && time.Since(p.at) < 5*time.Second {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := n.cfg.Client.Put(pctx, n.cfg.Keys.Member(n.cfg.NodeID), string(b), clientv3.WithLease(s.LeaseID())); err != nil {
+		return err
+	}
+	p.last, p.lease, p.at = b, s.LeaseID(), time.Now()
+	return nil
 }

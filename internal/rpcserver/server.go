@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -196,4 +197,78 @@ func opOf(m *masterpb.Mutation) (meta.Op, error) {
 		return op, fmt.Errorf("mutation type %v: use MKDIR, CREATE, DELETE or RENAME", m.Type)
 	}
 	return op, nil
+}
+
+// Checkpoint writes a checkpoint on this member now.
+func (s *Server) Checkpoint(context.Context, *masterpb.CheckpointRequest) (*masterpb.CheckpointResponse, error) {
+	idx, err := s.n.Checkpoint()
+	if err != nil {
+		return nil, status.Error(codes.FailedPrecondition, err.Error())
+	}
+	return &masterpb.CheckpointResponse{Index: idx}, nil
+}
+
+// Trim trims the log now (primary only).
+func (s *Server) Trim(ctx context.Context, _ *masterpb.TrimRequest) (*masterpb.TrimResponse, error) {
+	first, err := s.n.Trim(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &masterpb.TrimResponse{FirstIndex: first}, nil
+}
+
+// FetchCheckpoint streams this member's newest checkpoint file.
+func (s *Server) FetchCheckpoint(_ *masterpb.FetchCheckpointRequest, stream grpc.ServerStreamingServer[masterpb.CheckpointChunk]) error {
+	f, info, err := s.n.OpenCheckpoint()
+	if err != nil {
+		return status.Error(codes.NotFound, err.Error())
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	first := true
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			c := &masterpb.CheckpointChunk{Data: buf[:n]}
+			if first {
+				c.Index, first = info.Index, false
+			}
+			if serr := stream.Send(c); serr != nil {
+				return serr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return status.Error(codes.Internal, err.Error())
+		}
+	}
+}
+
+// FetchFrom returns a node.FetchFunc that dials peers with opts.
+func FetchFrom(opts ...grpc.DialOption) func(ctx context.Context, addr string, w io.Writer) error {
+	return func(ctx context.Context, addr string, w io.Writer) error {
+		cc, err := grpc.NewClient(addr, opts...)
+		if err != nil {
+			return fmt.Errorf("fetch checkpoint from %s: %w", addr, err)
+		}
+		defer cc.Close()
+		st, err := masterpb.NewMasterClient(cc).FetchCheckpoint(ctx, &masterpb.FetchCheckpointRequest{})
+		if err != nil {
+			return err
+		}
+		for {
+			c, err := st.Recv()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("fetch checkpoint from %s: %w", addr, err)
+			}
+			if _, err := w.Write(c.Data); err != nil {
+				return err
+			}
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/config"
@@ -112,6 +113,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		CommitTimeout: cfg.WAL.CommitTimeout,
 		Logger:        log,
 		Metrics:       s.Metrics,
+
+		DataDir:            cfg.DataDir,
+		CheckpointEntries:  uint64(cfg.Checkpoint.Entries),
+		CheckpointInterval: cfg.Checkpoint.Interval,
+		KeepCheckpoints:    cfg.Checkpoint.Keep,
+		TrimInterval:       cfg.WAL.TrimInterval,
+		Compact:            cfg.Etcd.Compact,
+		Fetch:              rpcserver.FetchFrom(grpc.WithTransportCredentials(insecure.NewCredentials())),
 	})
 	s.Node = n
 	s.grpc = grpc.NewServer()

@@ -1,0 +1,243 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/gfsha/master/internal/checkpoint"
+	"github.com/gfsha/master/internal/cluster"
+	"github.com/gfsha/master/internal/fencing"
+	"github.com/gfsha/master/internal/walship"
+)
+
+// FetchFunc streams the newest checkpoint of the peer at addr into w.
+type FetchFunc func(ctx context.Context, addr string, w io.Writer) error
+
+// errNeedCheckpoint: replay cannot go on from the local state (the log was
+// trimmed past it); a checkpoint must be fetched from a peer first.
+var errNeedCheckpoint = errors.New("master: log trimmed past this member's state; fetching a checkpoint")
+
+// restore loads the newest valid local checkpoint, if any.
+func (n *Node) restore() error {
+	if n.store == nil {
+		return nil
+	}
+	info, err := n.store.Load(n.state)
+	switch {
+	case errors.Is(err, checkpoint.ErrNone):
+		return nil
+	case err != nil:
+		return err
+	}
+	n.mu.Lock()
+	n.lastToken = info.Token
+	n.mu.Unlock()
+	n.ckptIndex.Store(info.Index)
+	return nil
+}
+
+// Checkpoint writes a checkpoint of the current state now and returns its
+// index (the existing one when nothing was applied since).
+func (n *Node) Checkpoint() (uint64, error) {
+	if n.store == nil {
+		return 0, fmt.Errorf("master: no data_dir: checkpoints are off")
+	}
+	n.ckptMu.Lock()
+	defer n.ckptMu.Unlock()
+	if n.state.AppliedIndex() == n.ckptIndex.Load() && n.ckptIndex.Load() != 0 {
+		return n.ckptIndex.Load(), nil
+	}
+	// The token first: it must be no newer than the snapshot's last record.
+	n.mu.Lock()
+	tok := n.lastToken
+	n.mu.Unlock()
+	info, err := n.store.Save(n.state, tok)
+	if err != nil {
+		return 0, err
+	}
+	n.ckptIndex.Store(info.Index)
+	n.ckptAt.Store(time.Now().UnixNano())
+	if err := n.store.Prune(); err != nil {
+		n.log.Warn("pruning old checkpoints", "err", err)
+	}
+	// Publish at once: the primary trims by the indexes members publish.
+	if err := n.publishOnce(context.Background(), true); err != nil {
+		n.kickStatus()
+	}
+	return info.Index, nil
+}
+
+// OpenCheckpoint opens the newest local checkpoint for a peer.
+func (n *Node) OpenCheckpoint() (io.ReadCloser, checkpoint.Info, error) {
+	if n.store == nil {
+		return nil, checkpoint.Info{}, checkpoint.ErrNone
+	}
+	f, info, err := n.store.OpenLatest()
+	if err != nil {
+		return nil, info, err
+	}
+	return f, info, nil
+}
+
+// checkpointLoop writes a checkpoint every CheckpointEntries applied
+// entries (at most once per CheckpointInterval). The primary leaves it to
+// standbys when it has any, so that its writes never wait for a snapshot.
+func (n *Node) checkpointLoop(ctx context.Context) {
+	tick := time.NewTicker(n.cfg.CheckpointInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if n.state.AppliedIndex() < n.ckptIndex.Load()+n.cfg.CheckpointEntries {
+			continue
+		}
+		if n.Role() == cluster.RolePrimary && n.liveStandbys(ctx) > 0 {
+			continue
+		}
+		if _, err := n.Checkpoint(); err != nil {
+			n.log.Warn("checkpoint failed", "err", err)
+		}
+	}
+}
+
+// members reads every live member's status record.
+func (n *Node) members(ctx context.Context) ([]cluster.MemberStatus, error) {
+	r, err := n.cfg.Client.Get(ctx, n.cfg.Keys.Members(), clientv3.WithPrefix())
+	if err != nil {
+		return nil, err
+	}
+	var out []cluster.MemberStatus
+	for _, kv := range r.Kvs {
+		var m cluster.MemberStatus
+		if json.Unmarshal(kv.Value, &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func (n *Node) liveStandbys(ctx context.Context) int {
+	ms, err := n.members(ctx)
+	if err != nil {
+		return 0
+	}
+	c := 0
+	for _, m := range ms {
+		if m.NodeID != n.cfg.NodeID && m.ReplayError == "" {
+			c++
+		}
+	}
+	return c
+}
+
+// trimLoop, on the primary, trims the log below the newest checkpoint that
+// every live member holds, then (if configured) compacts etcd's history.
+func (n *Node) trimLoop(ctx context.Context) {
+	tick := time.NewTicker(n.cfg.TrimInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if n.Role() != cluster.RolePrimary {
+			continue
+		}
+		if _, err := n.Trim(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("trim failed", "err", err)
+		}
+	}
+}
+
+// Trim trims the log now (primary only) and returns the first index kept.
+func (n *Node) Trim(ctx context.Context) (uint64, error) {
+	n.mu.Lock()
+	l := n.lead
+	n.mu.Unlock()
+	if l == nil {
+		return 0, n.notPrimary()
+	}
+	ms, err := n.members(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// The primary's own record may lag; use its live value.
+	upTo := n.ckptIndex.Load()
+	for _, m := range ms {
+		if m.NodeID != n.cfg.NodeID && m.CheckpointIndex < upTo {
+			upTo = m.CheckpointIndex
+		}
+	}
+	if upTo == 0 || upTo <= n.trimmedTo.Load() {
+		return n.trimmedTo.Load() + 1, nil
+	}
+	first, rev, err := walship.Trim(ctx, n.cfg.Client, n.cfg.Keys.WAL(), fencing.Guard(l.Key(), l.Token()), upTo)
+	if err != nil {
+		return 0, err
+	}
+	n.trimmedTo.Store(first - 1)
+	n.log.Info("log trimmed", "below", first, "checkpoints", upTo)
+	if n.cfg.Compact && rev > 0 {
+		if _, err := n.cfg.Client.Compact(ctx, rev); err != nil {
+			n.log.Warn("etcd compaction failed", "rev", rev, "err", err)
+		}
+	}
+	return first, nil
+}
+
+// fetchCheckpoint streams the newest checkpoint from a peer that holds one
+// recent enough, verifies and stores it, and loads it.
+func (n *Node) fetchCheckpoint(ctx context.Context) error {
+	if n.store == nil || n.cfg.Fetch == nil {
+		return fmt.Errorf("master: the log was trimmed past this member and it cannot fetch checkpoints (no data_dir)")
+	}
+	first, err := walship.ReadFirst(ctx, n.cfg.Client, n.cfg.Keys.WAL())
+	if err != nil {
+		return err
+	}
+	ms, err := n.members(ctx)
+	if err != nil {
+		return err
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].CheckpointIndex > ms[j].CheckpointIndex })
+	for _, m := range ms {
+		if m.NodeID == n.cfg.NodeID || m.CheckpointIndex+1 < first || m.Address == "" {
+			continue
+		}
+		start := time.Now()
+		n.log.Info("fetching checkpoint", "from", m.NodeID, "index", m.CheckpointIndex)
+		pr, pw := io.Pipe()
+		errc := make(chan error, 1)
+		go func() {
+			err := n.cfg.Fetch(ctx, m.Address, pw)
+			pw.CloseWithError(err)
+			errc <- err
+		}()
+		info, err := n.store.SaveFrom(pr)
+		pr.CloseWithError(err)
+		if ferr := <-errc; err == nil && ferr != nil {
+			err = ferr
+		}
+		if err != nil {
+			n.log.Warn("checkpoint fetch failed", "from", m.NodeID, "err", err)
+			continue
+		}
+		if err := n.restore(); err != nil {
+			return err
+		}
+		n.log.Info("checkpoint fetched and loaded", "from", m.NodeID, "index", info.Index, "took", time.Since(start))
+		return nil
+	}
+	return fmt.Errorf("master: no live member holds a checkpoint at or after index %d", first-1)
+}
