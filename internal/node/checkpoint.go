@@ -172,12 +172,22 @@ func (n *Node) Trim(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// The primary's own record may lag; use its live value.
-	upTo := n.ckptIndex.Load()
+	// Below the oldest checkpoint among the standbys: each of them can
+	// restart from its own. The primary's own checkpoints count only when
+	// it is alone; with standbys it writes none (they do), and were it to
+	// restart it would fetch a standby's.
+	upTo, others := uint64(0), 0
 	for _, m := range ms {
-		if m.NodeID != n.cfg.NodeID && m.CheckpointIndex < upTo {
+		if m.NodeID == n.cfg.NodeID {
+			continue
+		}
+		if others == 0 || m.CheckpointIndex < upTo {
 			upTo = m.CheckpointIndex
 		}
+		others++
+	}
+	if others == 0 {
+		upTo = n.ckptIndex.Load()
 	}
 	if upTo == 0 || upTo <= n.trimmedTo.Load() {
 		return n.trimmedTo.Load() + 1, nil
