@@ -37,6 +37,11 @@ type Cluster struct {
 	procs   []*Process
 	http    *http.Client
 
+	// Before is `ctl status` as the fault driver read it just before a
+	// fault, so that a Fault need not run ctl again between the writers'
+	// release and the injection (on a loaded machine that can take long
+	// enough for the writers to use up their budget). Zero: read it afresh.
+	Before     ctlStatus
 	injectedAt time.Time // set by a Fault at the moment of injection
 }
 
@@ -342,8 +347,8 @@ type primarySeen struct {
 
 // watchNewPrimary polls, from now on, every master but except until one
 // serves, and sends when it first saw it. The poll is an HTTP GET on
-// loopback every couple of milliseconds, so the time is an upper bound with
-// that resolution.
+// loopback every pollEvery, so the time is an upper bound with about that
+// resolution.
 func (c *Cluster) watchNewPrimary(bound time.Duration, except *Master) <-chan primarySeen {
 	out := make(chan primarySeen, 1)
 	var others []*Master
@@ -376,6 +381,15 @@ func (c *Cluster) watchNewPrimary(bound time.Duration, except *Master) <-chan pr
 		out <- seen
 	}()
 	return out
+}
+
+// statusBefore is c.Before, or a fresh `ctl status` when it is unset.
+func (c *Cluster) statusBefore() ctlStatus {
+	c.t.Helper()
+	if c.Before.Primary != "" {
+		return c.Before
+	}
+	return c.CtlStatus()
 }
 
 // markInjected records that a fault has just been injected.
@@ -468,9 +482,9 @@ type digestSample struct {
 	digest string
 }
 
-// sampleDigest asks m for its digest; ok is false when the applied index
+// sampleDigest asks the master behind mc for its digest; ok is false when the applied index
 // moved while the digest was computed (the digest's index is then unknown).
-func (c *Cluster) sampleDigest(ctx context.Context, mc masterpb.MasterClient) (digestSample, bool, error) {
+func sampleDigest(ctx context.Context, mc masterpb.MasterClient) (digestSample, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	// The server reads the applied index, then computes the digest; a second
@@ -510,7 +524,7 @@ func (c *Cluster) WaitSameDigest(a, b *Master, bound time.Duration) uint64 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				samples[i], oks[i], errs[i] = c.sampleDigest(c.t.Context(), mcs[i])
+				samples[i], oks[i], errs[i] = sampleDigest(c.t.Context(), mcs[i])
 			}()
 		}
 		wg.Wait()

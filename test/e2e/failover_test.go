@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ type faultResult struct {
 	failover             time.Duration // injection to the new primary seen serving
 	catchUpMs, firstWrMs float64       // the new primary's own promotion phases
 	replayed             uint64
+	spanning, spanAcked  int // creates in flight between injection and the new primary serving
 	ackedDuring          int // creates acknowledged from just before injection to the checks
 	failedDuring         int // maybe-applied creates in the same window
 	checked              int // acknowledged creates verified present
@@ -35,9 +37,9 @@ func TestFailoverKeepsEveryAcknowledgedCreate(t *testing.T) {
 	const (
 		total        = 1000
 		nWriters     = 8
-		beforeFaults = 200                   // acknowledged before the first fault
-		perFault     = 160                   // released as each fault starts, so creates run through it
-		pace         = 10 * time.Millisecond // at most 100 creates/s between all writers
+		beforeFaults = 200                  // acknowledged before the first fault
+		perFault     = 200                  // released as each fault starts, so creates run through it
+		pace         = 8 * time.Millisecond // at most 125 creates/s between all writers
 	)
 	c := startCluster(t, "n1", "n2")
 	checker := c.NewClient()
@@ -52,9 +54,11 @@ func TestFailoverKeepsEveryAcknowledgedCreate(t *testing.T) {
 	}
 
 	w.Release(total)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
 	select {
 	case <-w.done:
-	case <-time.After(2 * time.Minute):
+	case <-ctx.Done():
 		a, f := w.Counts()
 		t.Fatalf("only %d of %d creates acknowledged after 2 minutes (%d failed: %v)", a, total, f, w.Errors())
 	}
@@ -71,14 +75,16 @@ func TestFailoverKeepsEveryAcknowledgedCreate(t *testing.T) {
 		checked, p.ID, failed, w.Errors(), idx)
 
 	var tab strings.Builder
-	fmt.Fprintf(&tab, "%-26s %-8s %-7s %12s %11s %10s %8s %6s %6s\n",
-		"fault", "from→to", "token", "failover", "catch-up", "1st write", "replayed", "acked", "failed")
+	fmt.Fprintf(&tab, "%-26s %-8s %-9s %12s %10s %10s %8s %9s %6s %6s\n",
+		"fault", "from→to", "token", "failover", "catch-up", "1st write", "replayed", "spanning", "acked", "failed")
 	for _, r := range results {
-		fmt.Fprintf(&tab, "%-26s %-8s %-7s %12v %9.2fms %8.2fms %8d %6d %6d\n",
+		fmt.Fprintf(&tab, "%-26s %-8s %-9s %12v %8.2fms %8.2fms %8d %9s %6d %6d\n",
 			r.fault, r.from+"→"+r.to, fmt.Sprintf("%d→%d", r.oldToken, r.newToken), r.failover.Round(time.Microsecond),
-			r.catchUpMs, r.firstWrMs, r.replayed, r.ackedDuring, r.failedDuring)
+			r.catchUpMs, r.firstWrMs, r.replayed, fmt.Sprintf("%d/%d", r.spanAcked, r.spanning), r.ackedDuring, r.failedDuring)
 	}
-	t.Logf("failover per fault (injection to the new primary's /primary answering 200):\n%s", tab.String())
+	t.Logf("per fault: failover = injection to the new primary's /primary answering 200 (polled every %v); "+
+		"catch-up and 1st write as the new primary reports them; spanning = acknowledged/all creates in flight during the failover; "+
+		"acked/failed = creates from just before injection to the end of the checks:\n%s", pollEvery, tab.String())
 }
 
 // injectAndCheck runs one fault while the writers create, then checks what
@@ -90,16 +96,21 @@ func injectAndCheck(t *testing.T, c *Cluster, w *writers, checker *client.Client
 	next := c.Other(old)
 	ackedBefore, failedBefore := w.Counts()
 
-	// Let creates flow, and inject once some are under way.
+	// Let creates flow, and inject once some are under way, with most of
+	// the release still to go.
 	w.Release(release)
-	w.WaitAcked(t, ackedBefore+release/8, 30*time.Second)
+	w.WaitAcked(t, ackedBefore+release/20, 30*time.Second)
 	seen := c.watchNewPrimary(60*time.Second, old)
+	c.Before = before
 	f.Inject(t, c)
+	c.Before = ctlStatus{}
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
 	var s primarySeen
 	select {
 	case s = <-seen:
-	case <-t.Context().Done():
-		t.Fatalf("%s: %v", f.Name(), t.Context().Err())
+	case <-ctx.Done():
+		t.Fatalf("%s: no answer from the primary watcher: %v", f.Name(), ctx.Err())
 	}
 	if s.err != nil {
 		t.Fatalf("%s: %v", f.Name(), s.err)
@@ -136,6 +147,12 @@ func injectAndCheck(t *testing.T, c *Cluster, w *writers, checker *client.Client
 	r.digestIndex = c.WaitSameDigest(old, next, 30*time.Second)
 	a, fl := w.Counts()
 	r.ackedDuring, r.failedDuring = a-ackedBefore, fl-failedBefore
+	// Creates ran through the fault: those in flight while no master served
+	// had to follow the primary to the new one.
+	r.spanning, r.spanAcked = w.Spanning(c.injectedAt, s.at)
+	if r.failover >= 200*time.Millisecond && r.spanning == 0 {
+		t.Errorf("%s: no create was in flight during the %v failover; the writers should run through it", f.Name(), r.failover)
+	}
 	t.Logf("%s: token %d → %d; %d acknowledged creates present; %s rejoined as standby; digests equal at index %d",
 		f.Name(), r.oldToken, r.newToken, r.checked, old.ID, r.digestIndex)
 	return r

@@ -25,7 +25,7 @@ func (revokeWithEtcdctl) Name() string { return "etcdctl lease revoke" }
 
 func (revokeWithEtcdctl) Inject(t *testing.T, c *Cluster) {
 	t.Helper()
-	st := c.CtlStatus()
+	st := c.statusBefore()
 	p, ok := st.member(st.Primary)
 	if !ok || p.LeaseID == "" {
 		t.Fatalf("ctl status: primary %q has no member entry with a lease_id: %+v", st.Primary, st)
@@ -55,7 +55,7 @@ type failoverReport struct {
 
 func (ctlFailover) Inject(t *testing.T, c *Cluster) {
 	t.Helper()
-	before := c.CtlStatus()
+	before := c.statusBefore()
 	c.markInjected()
 	r := c.Ctl("failover", "-o", "json")
 	if r.Code != 0 {
@@ -93,7 +93,7 @@ func (kill9Primary) Name() string { return "kill -9 primary" }
 
 func (kill9Primary) Inject(t *testing.T, c *Cluster) {
 	t.Helper()
-	m := c.Master(c.CtlStatus().Primary)
+	m := c.Master(c.statusBefore().Primary)
 	c.markInjected()
 	m.Kill(t)
 	c.StartMaster(m)
@@ -107,7 +107,7 @@ func (sigstopPastTTL) Name() string { return "SIGSTOP primary past TTL" }
 
 func (sigstopPastTTL) Inject(t *testing.T, c *Cluster) {
 	t.Helper()
-	m := c.Master(c.CtlStatus().Primary)
+	m := c.Master(c.statusBefore().Primary)
 	c.markInjected()
 	m.Stop(t)
 	c.WaitPrimary(30*time.Second, m.ID)

@@ -33,6 +33,13 @@ type writers struct {
 	acked    []string
 	failed   int
 	errs     []string // the first few errors, for the log
+	ops      []op     // every create, when it started and ended
+}
+
+// op is one create call as the client saw it.
+type op struct {
+	start, end time.Time
+	ok         bool
 }
 
 // startWriters starts n writers, each with its own client and directory
@@ -84,10 +91,11 @@ func (w *writers) run(ctx context.Context, cl *client.Client, dir string, tick <
 			}
 		}
 		p := fmt.Sprintf("%s/f%d", dir, i)
+		start := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := cl.Create(cctx, p)
 		cancel()
-		w.finish(p, err)
+		w.finish(p, op{start: start, end: time.Now(), ok: err == nil}, err)
 	}
 }
 
@@ -102,10 +110,11 @@ func (w *writers) take() bool {
 	return true
 }
 
-func (w *writers) finish(p string, err error) {
+func (w *writers) finish(p string, o op, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.inflight--
+	w.ops = append(w.ops, o)
 	if err != nil {
 		w.failed++
 		if len(w.errs) < 5 {
@@ -138,6 +147,22 @@ func (w *writers) Acked() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]string(nil), w.acked...)
+}
+
+// Spanning is how many creates, finished by now, were in flight at some
+// moment between from and to, and how many of them were acknowledged.
+func (w *writers) Spanning(from, to time.Time) (n, acked int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, o := range w.ops {
+		if o.start.Before(to) && o.end.After(from) {
+			n++
+			if o.ok {
+				acked++
+			}
+		}
+	}
+	return n, acked
 }
 
 // Errors is a sample of the errors of maybe-applied creates.
