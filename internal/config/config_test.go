@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -78,9 +79,13 @@ func TestFlags(t *testing.T) {
 	if got, want := fs.NFlag(), 0; got != want {
 		t.Errorf("NFlag() = %d before parsing; want %d", got, want)
 	}
-	// Flags are typed: pflag rejects a bad value before Load sees it.
-	if err := fs.Parse([]string{"--election-lease-ttl", "ten"}); err == nil {
-		t.Errorf("Parse(--election-lease-ttl ten) = nil; want an error")
+	// Durations and numbers are parsed by Load, so its error names the key.
+	if err := fs.Parse([]string{"--election-lease-ttl", "ten"}); err != nil {
+		t.Fatalf("Parse(--election-lease-ttl ten) = %v; want Load to judge the value", err)
+	}
+	_, _, err := Load("", fs)
+	if got, want := fmt.Sprint(err), `election.lease_ttl: "ten" is not a duration (use e.g. 10s); set by --election-lease-ttl`; got != want {
+		t.Errorf("Load with --election-lease-ttl ten = %q; want %q", got, want)
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -21,11 +22,14 @@ func Flags(fs *pflag.FlagSet) {
 			def, _ := d.def.(bool)
 			fs.Bool(name, def, d.usage)
 		case kindInt:
+			// Numbers and durations are string flags: Load parses them, so a
+			// bad value gets the same error as from the file or environment,
+			// naming the key (pflag's own would name only the flag).
 			def, _ := d.def.(int)
-			fs.Int(name, def, d.usage)
+			fs.String(name, strconv.Itoa(def), d.usage)
 		case kindDuration:
 			def, _ := d.def.(time.Duration)
-			fs.Duration(name, def, d.usage)
+			fs.String(name, def.String(), d.usage)
 		case kindStrings:
 			def, _ := d.def.([]string)
 			fs.StringSlice(name, def, d.usage)

@@ -256,11 +256,12 @@ func (n *Node) Run(ctx context.Context) error {
 // when the session or leadership ends.
 func (n *Node) term(ctx context.Context) error {
 	n.setRole(cluster.RoleStandby, "new session")
-	sctx, cancel := context.WithTimeout(ctx, n.cfg.LeaseTTL+5*time.Second)
+	// Bounded well under the TTL, so an unreachable etcd is reported soon.
+	sctx, cancel := context.WithTimeout(ctx, min(n.cfg.LeaseTTL, 3*time.Second))
 	s, err := election.NewSession(sctx, n.cfg.Client, n.cfg.LeaseTTL)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("etcd unreachable? %w", err)
+		return fmt.Errorf("cannot start an etcd session (etcd unreachable?): %w", err)
 	}
 	n.mu.Lock()
 	n.session = s
