@@ -27,7 +27,7 @@ func newCtl() *cobra.Command {
 	c.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
 	c.PersistentFlags().Duration("timeout", 30*time.Second, "bound on the whole command")
 	c.AddCommand(ctlStatus(), ctlFailover(), ctlNamespace("mkdir"), ctlNamespace("create"), ctlNamespace("rm"),
-		ctlLs(), ctlStat(), ctlMv(), ctlCheckpoint())
+		ctlLs(), ctlStat(), ctlMv(), ctlCheckpoint(), ctlPut(), ctlCat(), ctlChunkservers())
 	return c
 }
 

@@ -1,5 +1,5 @@
 // Package devcluster runs a whole local cluster in one process: an embedded
-// etcd and several masters, each a full server.Server with its own etcd
+// etcd, several masters and (by default three) chunkservers, each master a full server.Server with its own etcd
 // client, RPC and HTTP listeners. `master dev` and tests use it. It is for
 // development only: one etcd member, one machine.
 package devcluster
@@ -14,6 +14,10 @@ import (
 	"path/filepath"
 	"strconv"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/gfsha/master/internal/chunkmaster"
+	"github.com/gfsha/master/internal/chunkserver"
 	"github.com/gfsha/master/internal/config"
 	"github.com/gfsha/master/internal/embedetcd"
 	"github.com/gfsha/master/internal/server"
@@ -31,14 +35,21 @@ type Options struct {
 	Dir string
 	// NoFsync for tests.
 	NoFsync bool
+	// Chunkservers is how many chunkservers to start (cs1, cs2, ...): 0
+	// means 3, a negative number none. They listen from 127.0.0.1:7101 on.
+	Chunkservers int
+	// Chunk tunes every master's data path (chunk size, lease duration...).
+	Chunk chunkmaster.Config
 }
 
 // Cluster is a running dev cluster.
 type Cluster struct {
-	Etcd    *embedetcd.Server
-	Masters []*server.Server
-	cluster string
-	tmp     string
+	Etcd         *embedetcd.Server
+	Masters      []*server.Server
+	Chunkservers []*chunkserver.Server
+	csEtcd       *clientv3.Client // the chunkservers' etcd client
+	cluster      string
+	tmp          string
 }
 
 // Start starts etcd and the masters.
@@ -75,11 +86,14 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		cfg.DataDir = filepath.Join(dir, cfg.NodeID)
 		cfg.Etcd.Endpoints = []string{e.Endpoint()}
 		cfg.Etcd.Embed = false
-		s, err := server.Start(ctx, server.Options{Config: cfg, Logger: o.Logger})
+		s, err := server.Start(ctx, server.Options{Config: cfg, Logger: o.Logger, Chunk: o.Chunk})
 		if err != nil {
 			return nil, fmt.Errorf("dev: master %s: %w", cfg.NodeID, err)
 		}
 		dc.Masters = append(dc.Masters, s)
+	}
+	if err := dc.startChunkservers(ctx, o, dir); err != nil {
+		return nil, err
 	}
 	ok = true
 	return dc, nil
@@ -93,12 +107,16 @@ func (dc *Cluster) PrintBanner(w io.Writer) {
 	for _, m := range dc.Masters {
 		fmt.Fprintf(w, "  master %-10s rpc %s  http http://%s  (/healthz /primary /standby /status /metrics)\n", m.Node.ID(), m.RPCAddr(), m.HTTPAddr())
 	}
+	for _, cs := range dc.Chunkservers {
+		fmt.Fprintf(w, "  chunkserver %-5s rpc %s\n", cs.ID(), cs.Addr())
+	}
 	fmt.Fprintf(w, "\ntry, in another terminal:\n")
 	flags := "--etcd-endpoints " + ep
 	if dc.cluster != "default" {
 		flags += " --cluster " + dc.cluster
 	}
-	for _, c := range []string{"ctl status", "ctl mkdir /data", "ctl create /data/f", "ctl ls /data -o json", "ctl failover", "ctl status -o json"} {
+	for _, c := range []string{"ctl status", "ctl mkdir /data", "ctl create /data/f", "ctl ls /data -o json", "ctl failover", "ctl status -o json",
+		"ctl put go.mod /data/go.mod", "ctl cat /data/go.mod", "ctl chunkservers -o json"} {
 		fmt.Fprintf(w, "  go run ./cmd/master %s %s\n", c, flags)
 	}
 	fmt.Fprintf(w, "  go tool etcdctl --endpoints %s lease revoke <lease_id from ctl status>\n", ep)
@@ -107,6 +125,12 @@ func (dc *Cluster) PrintBanner(w io.Writer) {
 
 // Close stops the masters and etcd and removes a temporary directory.
 func (dc *Cluster) Close() {
+	for _, cs := range dc.Chunkservers {
+		cs.Close()
+	}
+	if dc.csEtcd != nil {
+		dc.csEtcd.Close()
+	}
 	for _, m := range dc.Masters {
 		m.Close()
 	}
@@ -116,6 +140,33 @@ func (dc *Cluster) Close() {
 	if dc.tmp != "" {
 		os.RemoveAll(dc.tmp)
 	}
+}
+
+// startChunkservers starts o.Chunkservers chunkservers with their
+// directories under dir.
+func (dc *Cluster) startChunkservers(ctx context.Context, o Options, dir string) error {
+	n := o.Chunkservers
+	if n == 0 {
+		n = 3
+	}
+	if n < 0 {
+		return nil
+	}
+	c, err := dc.Etcd.Client()
+	if err != nil {
+		return fmt.Errorf("dev: chunkservers' etcd client: %w", err)
+	}
+	dc.csEtcd = c
+	for i := range n {
+		id := "cs" + strconv.Itoa(i+1)
+		cs, err := chunkserver.Start(ctx, chunkserver.Config{ID: id, Dir: filepath.Join(dir, id), Listen: pickAddr("127.0.0.1:7101", i),
+			Etcd: c, Cluster: o.Base.Cluster, Logger: o.Logger})
+		if err != nil {
+			return fmt.Errorf("dev: %w", err)
+		}
+		dc.Chunkservers = append(dc.Chunkservers, cs)
+	}
+	return nil
 }
 
 // pickAddr returns addr with its port advanced by i when that port is free,

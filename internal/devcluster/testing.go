@@ -21,7 +21,7 @@ func StartT(t testing.TB, n int) *Cluster {
 	cfg.Election.LeaseTTL = 10 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	dc, err := Start(ctx, Options{Base: cfg, Masters: n, Logger: slog.New(slog.DiscardHandler), Dir: t.TempDir(), NoFsync: true})
+	dc, err := Start(ctx, Options{Base: cfg, Masters: n, Logger: slog.New(slog.DiscardHandler), Dir: t.TempDir(), NoFsync: true, Chunkservers: -1})
 	if err != nil {
 		t.Fatalf("start dev cluster: %v", err)
 	}

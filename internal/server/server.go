@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/gfsha/master/internal/chunkmaster"
 	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/config"
 	"github.com/gfsha/master/internal/embedetcd"
@@ -30,12 +31,17 @@ type Options struct {
 	Logger *slog.Logger
 	// Etcd, if set, is used instead of dialing Config.Etcd (not closed).
 	Etcd *clientv3.Client
+	// Chunk tunes the data path: a zero Replication takes Config's
+	// chunk.replication, the MASTER_CHUNK_* environment overrides the rest
+	// (chunkmaster.Config.WithEnv), and zero fields take chunkmaster's defaults.
+	Chunk chunkmaster.Config
 }
 
 // Server is one running master.
 type Server struct {
 	Node    *node.Node
 	Metrics *httpapi.Metrics
+	Chunks  *chunkmaster.Manager // the data path's master side, active while Node serves
 
 	log     *slog.Logger
 	embed   *embedetcd.Server
@@ -125,6 +131,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s.Node = n
 	s.grpc = grpc.NewServer()
 	rpcserver.Register(s.grpc, n)
+	if err := s.startChunks(o, log); err != nil {
+		rl.Close()
+		hl.Close()
+		return nil, err
+	}
 	s.http = &http.Server{Handler: httpapi.Handler(n, s.Metrics.Registry), ReadHeaderTimeout: 5 * time.Second}
 
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -138,9 +149,27 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}()
 	go func() { defer s.wg.Done(); s.grpc.Serve(rl) }()
 	go func() { defer s.wg.Done(); s.http.Serve(hl) }()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.Chunks.Run(rctx) }()
 	s.log.Info("master started", "rpc", s.rpcAddr, "http", s.webAddr, "cluster", cfg.Cluster)
 	ok = true
 	return s, nil
+}
+
+// startChunks makes the data path's manager and registers its service.
+func (s *Server) startChunks(o Options, log *slog.Logger) error {
+	cc := o.Chunk
+	if cc.Replication == 0 {
+		cc.Replication = o.Config.Chunk.Replication
+	}
+	cc, err := cc.WithEnv()
+	if err != nil {
+		return err
+	}
+	cc.Logger = log
+	s.Chunks = chunkmaster.New(s.Node, cc)
+	chunkmaster.Register(s.grpc, s.Chunks)
+	return nil
 }
 
 // Dial connects to the configured etcd cluster.

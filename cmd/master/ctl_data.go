@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// dataTimeout is the default bound of put and cat, which move whole files:
+// the ctl default (30 s) is for metadata commands.
+const dataTimeout = "1h"
+
+func withDataTimeout(cmd *cobra.Command) {
+	if f := cmd.Flags().Lookup("timeout"); f != nil && !f.Changed {
+		cmd.Flags().Set("timeout", dataTimeout)
+	}
+}
+
+func ctlPut() *cobra.Command {
+	return &cobra.Command{
+		Use:   "put LOCALFILE PATH",
+		Short: "Store a local file at PATH (data goes to the chunkservers; PATH appears once all is written)",
+		Args:  exactArgs(2, "put LOCALFILE PATH"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			withDataTimeout(cmd)
+			// A missing local file fails before the cluster is contacted.
+			if _, err := os.Stat(args[0]); err != nil {
+				return fmt.Errorf("put %s: local file %s: %v", args[1], args[0], unwrapPath(err))
+			}
+			e, err := newCtlEnv(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.cancel()
+			start := time.Now()
+			n, err := e.cfg.c.PutFile(e.ctx, args[0], args[1])
+			if err != nil {
+				return nsError("put", err)
+			}
+			took := time.Since(start)
+			mibs := float64(n) / (1 << 20) / took.Seconds()
+			if e.json {
+				return e.printJSON(map[string]any{"path": args[1], "bytes": n, "seconds": took.Seconds(), "mib_per_s": mibs})
+			}
+			fmt.Fprintf(e.out, "%s → %s: %d bytes in %v (%.1f MiB/s)\n", args[0], args[1], n, took.Round(time.Millisecond), mibs)
+			return nil
+		},
+	}
+}
+
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func ctlCat() *cobra.Command {
+	return &cobra.Command{
+		Use:   "cat PATH",
+		Short: "Write the file at PATH to stdout (read from any up-to-date replica)",
+		Args:  exactArgs(1, "cat PATH"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			withDataTimeout(cmd)
+			e, err := newCtlEnv(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.cancel()
+			w := bufio.NewWriterSize(e.out, 1<<20)
+			if _, err := e.cfg.c.Cat(e.ctx, args[0], w); err != nil {
+				w.Flush()
+				return nsError("cat", err)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func ctlChunkservers() *cobra.Command {
+	return &cobra.Command{
+		Use:   "chunkservers",
+		Short: "List the chunkservers the primary knows, with the token each obeys",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := newCtlEnv(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.cancel()
+			r, err := e.cfg.c.Chunkservers(e.ctx)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(r)
+			}
+			fmt.Fprintf(e.out, "primary %s  token %d  %d chunkservers\n\n", r.Primary, r.Token, len(r.Chunkservers))
+			tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tADDRESS\tTOKEN\tLAST HEARTBEAT MS\tCHUNKS\tATTACHED AFTER SERVING MS\tFREE")
+			for _, s := range r.Chunkservers {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%d\t%.1f\t%d MiB\n", s.ID, s.Address, s.Token, s.LastHeartbeatMs, s.Chunks,
+					s.AttachedAfterServingMs, s.FreeBytes>>20)
+			}
+			return tw.Flush()
+		},
+	}
+}

@@ -1,0 +1,37 @@
+// Package chunkmaster is the primary master's side of the data path: the
+// chunk-location map, chunk allocation, chunk leases, re-replication and
+// garbage collection.
+//
+// It runs only while its node serves, one term per leadership (see
+// Manager): a term starts when the node is promoted and ends the moment the
+// node no longer holds that token. Everything a term knows is volatile and
+// is never logged: replica locations are rebuilt from the chunkservers'
+// heartbeats (a chunkserver registers only once it obeys the term's token,
+// and reports all its replicas then), and the leases from what their
+// holders report.
+//
+// What it guarantees:
+//   - Every command to a chunkserver (create, delete, copy, set version,
+//     grant or revoke a lease) carries the term's fencing token and is sent
+//     only while the node serves. A chunkserver refuses a token older than
+//     the newest it has seen, and learns a new primary's token from etcd the
+//     moment the election changes hands, so a deposed master's commands are
+//     refused even before the chunkserver re-attaches.
+//   - At most one live lease per chunk. A new lease comes with a version
+//     bump that is logged before any chunkserver hears of it; a lease granted
+//     by an earlier primary is adopted when its holder reports it, and no
+//     other lease is granted on a chunk from before this term until the lease
+//     duration has passed since the term began (see lease.go).
+//   - A replica whose version is below the logged one is stale: it is never
+//     handed to a client, and it is deleted. A replica of a chunk no file
+//     holds is deleted, but only after a scan of a state at least as new as
+//     its report (so a chunk being allocated is never taken for garbage).
+//   - Chunks with fewer live current replicas than Config.Replication are
+//     copied from a current replica to another chunkserver, with no lease
+//     live on them during the copy.
+//
+// What it does not guarantee: that a chunkserver cut off from etcd learns of
+// a new primary (it keeps the lease it holds until it expires, and the new
+// primary waits that out); that over-replicated chunks are trimmed; any
+// placement beyond "fewest replicas first".
+package chunkmaster

@@ -1,0 +1,170 @@
+package chunkmaster
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/gfsha/master/api/chunkpb"
+	"github.com/gfsha/master/internal/cluster"
+	"github.com/gfsha/master/internal/meta"
+	"github.com/gfsha/master/internal/rpcserver"
+)
+
+// Register adds the ChunkMaster service of m to g.
+func Register(g *grpc.Server, m *Manager) {
+	chunkpb.RegisterChunkMasterServer(g, &service{m: m})
+}
+
+// service implements chunkpb.ChunkMasterServer.
+type service struct {
+	chunkpb.UnimplementedChunkMasterServer
+	m *Manager
+}
+
+// codeOf maps an error of the node or the state machine to a gRPC code.
+func codeOf(err error) codes.Code {
+	if st, ok := status.FromError(err); ok {
+		return st.Code()
+	}
+	return rpcserver.Code(err)
+}
+
+// heartbeatWait is how long a heartbeat waits on a master that won the
+// election but does not serve yet: a chunkserver re-attaches the moment
+// the new primary serves.
+const heartbeatWait = 2 * time.Second
+
+// Heartbeat registers a chunkserver and records its report.
+func (v *service) Heartbeat(ctx context.Context, r *chunkpb.HeartbeatRequest) (*chunkpb.HeartbeatResponse, error) {
+	if r.Id == "" || r.Address == "" {
+		return nil, status.Error(codes.InvalidArgument, "heartbeat without a chunkserver id or address")
+	}
+	t, err := v.m.activeTerm(ctx, heartbeatWait)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case r.Token > int64(t.token):
+		// This master is deposed and does not know it yet.
+		return nil, status.Errorf(codes.PermissionDenied, "master %s (token %d) refuses chunkserver %s, which obeys the newer token %d: this master is no longer the primary",
+			v.m.n.ID(), t.token, r.Id, r.Token)
+	case r.Token < int64(t.token):
+		// Not registered until it proves it obeys our token.
+		return &chunkpb.HeartbeatResponse{Token: int64(t.token), Master: v.m.n.ID(), NeedFull: true}, nil
+	}
+	return t.heartbeat(r, v.m.n.State().AppliedIndex()), nil
+}
+
+// entry is the file at path, read on the valid primary.
+func (v *service) entry(path string) (meta.Entry, error) {
+	var e meta.Entry
+	err := v.m.n.Read(func(st *meta.State) error {
+		var err error
+		e, err = st.Stat(path)
+		return err
+	})
+	if err != nil {
+		return e, status.Error(codeOf(err), err.Error())
+	}
+	if e.Dir {
+		return e, status.Errorf(codes.InvalidArgument, "%s is a directory; give a file", path)
+	}
+	return e, nil
+}
+
+// AllocateChunk appends a chunk to a file and grants its first lease.
+func (v *service) AllocateChunk(ctx context.Context, r *chunkpb.AllocateRequest) (*chunkpb.ChunkLease, error) {
+	t, err := v.m.activeTerm(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	return t.allocate(ctx, r.Path, r.ClientId, r.Seq)
+}
+
+// GetLease returns the chunk's lease, granting one when none may live.
+func (v *service) GetLease(ctx context.Context, r *chunkpb.LeaseRequest) (*chunkpb.ChunkLease, error) {
+	t, err := v.m.activeTerm(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	e, err := v.entry(r.Path)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(e.Chunks, func(c meta.Chunk) bool { return c.Handle == r.Handle })
+	if i < 0 {
+		return nil, status.Errorf(codes.NotFound, "%s has no chunk %d", r.Path, r.Handle)
+	}
+	mu := t.handleMu(r.Handle)
+	mu.Lock()
+	defer mu.Unlock()
+	// Re-read: a lease grant that held the mutex may have bumped the version.
+	if e, err = v.entry(r.Path); err != nil {
+		return nil, err
+	}
+	i = slices.IndexFunc(e.Chunks, func(c meta.Chunk) bool { return c.Handle == r.Handle })
+	if i < 0 {
+		return nil, status.Errorf(codes.NotFound, "%s has no chunk %d", r.Path, r.Handle)
+	}
+	return t.lease(ctx, r.Path, r.Handle, e.Chunks[i].Version)
+}
+
+// Locate lists a file's chunks with their current replicas.
+func (v *service) Locate(ctx context.Context, r *chunkpb.LocateRequest) (*chunkpb.LocateResponse, error) {
+	t, err := v.m.activeTerm(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	e, err := v.entry(r.Path)
+	if err != nil {
+		return nil, err
+	}
+	out := &chunkpb.LocateResponse{Path: e.Path, Size: e.Size, ChunkSize: v.m.cfg.ChunkSize}
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range e.Chunks {
+		lc := &chunkpb.LocatedChunk{Handle: c.Handle, Version: c.Version}
+		for _, s := range t.currentLocked(c.Handle, c.Version, now) {
+			lc.Replicas = append(lc.Replicas, &chunkpb.Replica{Id: s.id, Address: s.addr})
+		}
+		rand.Shuffle(len(lc.Replicas), func(i, j int) { lc.Replicas[i], lc.Replicas[j] = lc.Replicas[j], lc.Replicas[i] })
+		if len(lc.Replicas) == 0 && now.Sub(t.start) < t.m.cfg.DeadAfter+time.Second {
+			return nil, status.Errorf(codes.Unavailable, "chunk %d of %s: no chunkserver has reported version %d yet (this primary started %v ago); retry",
+				c.Handle, e.Path, c.Version, now.Sub(t.start).Round(time.Millisecond))
+		}
+		out.Chunks = append(out.Chunks, lc)
+	}
+	return out, nil
+}
+
+// SetFileSize records a file's size once its data is written.
+func (v *service) SetFileSize(ctx context.Context, r *chunkpb.SetFileSizeRequest) (*chunkpb.SetFileSizeResponse, error) {
+	res, err := v.m.n.Propose(ctx, meta.Op{Type: meta.OpSetSize, Path: r.Path, Size: r.Size, ClientID: r.ClientId, Seq: r.Seq})
+	if err := proposeErr(res, err); err != nil {
+		return nil, err
+	}
+	return &chunkpb.SetFileSizeResponse{}, nil
+}
+
+// ListChunkservers lists the chunkservers registered with this primary.
+func (v *service) ListChunkservers(ctx context.Context, _ *chunkpb.ListChunkserversRequest) (*chunkpb.ListChunkserversResponse, error) {
+	t, err := v.m.activeTerm(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	snap := t.snapshot()
+	out := &chunkpb.ListChunkserversResponse{Primary: v.m.n.ID(), Token: int64(snap.Token)}
+	for _, c := range snap.Chunkservers {
+		out.Chunkservers = append(out.Chunkservers, &chunkpb.ChunkserverStatus{Id: c.ID, Address: c.Address, Token: int64(c.Token),
+			LastHeartbeatMs: cluster.Ms(c.LastHeartbeat), Chunks: int64(c.Chunks),
+			AttachedAfterServingMs: cluster.Ms(c.Registered.Sub(snap.ServingAt)), FreeBytes: c.FreeBytes})
+	}
+	return out, nil
+}
