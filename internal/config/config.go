@@ -25,6 +25,7 @@ type Config struct {
 	DataDir    string // data_dir: checkpoints and local state; default data/<node_id>
 
 	Etcd       Etcd
+	TLS        RPCTLS // tls.*: TLS of the RPC this process serves and dials
 	Election   Election
 	WAL        WAL
 	Checkpoint Checkpoint
@@ -50,6 +51,28 @@ type TLS struct {
 	Cert               string // etcd.tls.cert: client certificate file
 	Key                string // etcd.tls.key: client key file
 	InsecureSkipVerify bool   // etcd.tls.insecure_skip_verify
+}
+
+// RPCTLS is TLS on the gRPC API that masters serve to clients, chunkservers
+// and each other (keys tls.*). Each pair is set together or not at all. A
+// process serves TLS when Cert is set, and dials masters and chunkservers
+// over TLS when any of CA, ClientCert or Cert is set (so the members of a
+// TLS cluster also dial each other with it). Only file names live here; the
+// files are read by package tlsconfig when the process starts.
+type RPCTLS struct {
+	Cert     string // tls.cert: this process's server certificate file
+	Key      string // tls.key: its key file
+	ClientCA string // tls.client_ca: if set, clients must present a certificate that chains to it
+
+	CA         string // tls.ca: CA bundle that verifies servers (empty: system roots)
+	ClientCert string // tls.client_cert: certificate file presented when dialing
+	ClientKey  string // tls.client_key: its key file
+	ServerName string // tls.server_name: name verified in server certificates instead of the dialed host
+}
+
+// Enabled reports whether this process dials masters and chunkservers over TLS.
+func (t RPCTLS) Enabled() bool {
+	return t.CA != "" || t.ClientCert != "" || t.Cert != ""
 }
 
 // Election is the leader election (keys election.*).

@@ -94,6 +94,7 @@ func TestNames(t *testing.T) {
 		{"etcd.endpoints", "etcd-endpoints", "MASTER_ETCD_ENDPOINTS"},
 		{"node_id", "node-id", "MASTER_NODE_ID"},
 		{"etcd.tls.insecure_skip_verify", "etcd-tls-insecure-skip-verify", "MASTER_ETCD_TLS_INSECURE_SKIP_VERIFY"},
+		{"tls.client_ca", "tls-client-ca", "MASTER_TLS_CLIENT_CA"},
 	}
 	for _, tt := range tests {
 		if got := flagName(tt.key); got != tt.flag {
@@ -110,7 +111,8 @@ func TestSuggest(t *testing.T) {
 		{"etcd.endpoint", "etcd.endpoints"},
 		{"etcd.dial-timeout", "etcd.dial_timeout"},
 		{"httplisten", "http_listen"},
-		{"tls.ca", "etcd.tls.ca"},
+		{"tls.insecure_skip_verify", "etcd.tls.insecure_skip_verify"},
+		{"client_ca", "tls.client_ca"},
 		{"replication", "chunk.replication"},
 		{"clustr", "cluster"},
 		{"foo", ""},
@@ -138,6 +140,25 @@ func TestEditDistance(t *testing.T) {
 	for _, tt := range tests {
 		if got := editDistance(tt.a, tt.b); got != tt.want {
 			t.Errorf("editDistance(%q, %q) = %d; want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestRPCTLSEnabled(t *testing.T) {
+	tests := []struct {
+		name string
+		tls  RPCTLS
+		want bool
+	}{
+		{"none", RPCTLS{}, false},
+		{"server name only", RPCTLS{ServerName: "m"}, false},
+		{"ca", RPCTLS{CA: "ca.pem"}, true},
+		{"client certificate", RPCTLS{ClientCert: "c.pem", ClientKey: "k.pem"}, true},
+		{"server certificate: members dial each other with TLS", RPCTLS{Cert: "s.pem", Key: "k.pem"}, true},
+	}
+	for _, tt := range tests {
+		if got := tt.tls.Enabled(); got != tt.want {
+			t.Errorf("%s: %+v.Enabled() = %v; want %v", tt.name, tt.tls, got, tt.want)
 		}
 	}
 }

@@ -21,9 +21,14 @@
 //   - An unknown key in the file is not an error but a warning, with the
 //     closest known key suggested when one is close.
 //
-// What it does not do: it does not open the TLS files, resolve host names or
-// contact etcd; it does not require node_id (only serve needs it: see
-// [Config.RequireNodeID]); it does not watch the file for changes. Strings
+// Secrets: etcd.password is never part of an error message (not even a
+// wrongly typed one) and [Config.Redacted] hides it for logging. The tls.*
+// and etcd.tls.* keys hold file names, which may be shown.
+//
+// What it does not do: it does not open the TLS files (package tlsconfig
+// does, when a command starts), resolve host names or contact etcd; it does
+// not require node_id (only serve needs it: see [Config.RequireNodeID]); it
+// does not watch the file for changes. Strings
 // from the environment and flags are parsed strictly: durations need a unit
 // (10s), numbers are decimal integers, booleans are those of
 // [strconv.ParseBool].

@@ -41,6 +41,13 @@ var keyDefs = []keyDef{
 	{"etcd.tls.key", kindString, nil, "client key file for etcd (with --etcd-tls-cert)"},
 	{"etcd.compact", kindBool, false, "compact etcd's history after each log trim; only where this system owns the etcd cluster (default false)"},
 	{"etcd.tls.insecure_skip_verify", kindBool, false, "do not verify etcd's server certificate (tests only) (default false)"},
+	{"tls.cert", kindString, nil, "certificate file of this process's RPC server (with --tls-key; empty: plaintext RPC)"},
+	{"tls.key", kindString, nil, "key file of this process's RPC server (with --tls-cert)"},
+	{"tls.client_ca", kindString, nil, "CA bundle that RPC clients' certificates must chain to (empty: no client certificates asked)"},
+	{"tls.ca", kindString, nil, "CA bundle that verifies the masters' (and chunkservers') RPC certificates (empty: system roots)"},
+	{"tls.client_cert", kindString, nil, "certificate file presented to masters and chunkservers (with --tls-client-key)"},
+	{"tls.client_key", kindString, nil, "key file presented to masters and chunkservers (with --tls-client-cert)"},
+	{"tls.server_name", kindString, nil, "name to verify in RPC servers' certificates instead of the dialed host"},
 	{"election.lease_ttl", kindDuration, 10 * time.Second, "lease TTL of the election, whole seconds in 2s..5m: how long a dead primary keeps leadership"},
 	{"wal.max_batch_bytes", kindInt, 1048576, "largest group-commit batch of the log in etcd, 4096..1400000 bytes"},
 	{"wal.commit_timeout", kindDuration, 5 * time.Second, "bound on one batch's commit to etcd"},
@@ -53,7 +60,7 @@ var keyDefs = []keyDef{
 }
 
 // sections are the keys that group other keys; in the file each is a mapping.
-var sections = []string{"etcd", "etcd.tls", "election", "wal", "checkpoint", "chunk", "log"}
+var sections = []string{"etcd", "etcd.tls", "tls", "election", "wal", "checkpoint", "chunk", "log"}
 
 // flagName returns the flag of key: etcd.dial_timeout -> etcd-dial-timeout.
 func flagName(key string) string {

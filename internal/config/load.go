@@ -109,21 +109,29 @@ func (l *loader) build() Config {
 	c.Etcd.DialTimeout = l.duration("etcd.dial_timeout")
 	l.check("etcd.dial_timeout", checkPositive(c.Etcd.DialTimeout))
 	c.Etcd.Username = l.str("etcd.username")
-	c.Etcd.Password = l.str("etcd.password")
+	c.Etcd.Password = l.secret("etcd.password")
 	if c.Etcd.Password != "" && c.Etcd.Username == "" {
 		l.check("etcd.password", "set without etcd.username")
 	}
 	c.Etcd.TLS.CA = l.str("etcd.tls.ca")
 	c.Etcd.TLS.Cert = l.str("etcd.tls.cert")
 	c.Etcd.TLS.Key = l.str("etcd.tls.key")
-	switch {
-	case c.Etcd.TLS.Cert != "" && c.Etcd.TLS.Key == "":
-		l.check("etcd.tls.key", "empty while etcd.tls.cert is set (set both or neither)")
-	case c.Etcd.TLS.Key != "" && c.Etcd.TLS.Cert == "":
-		l.check("etcd.tls.cert", "empty while etcd.tls.key is set (set both or neither)")
-	}
+	l.pair("etcd.tls.cert", c.Etcd.TLS.Cert, "etcd.tls.key", c.Etcd.TLS.Key)
 	c.Etcd.TLS.InsecureSkipVerify = l.boolean("etcd.tls.insecure_skip_verify")
 	c.Etcd.Compact = l.boolean("etcd.compact")
+
+	c.TLS.Cert = l.str("tls.cert")
+	c.TLS.Key = l.str("tls.key")
+	l.pair("tls.cert", c.TLS.Cert, "tls.key", c.TLS.Key)
+	c.TLS.ClientCA = l.str("tls.client_ca")
+	if c.TLS.ClientCA != "" && c.TLS.Cert == "" {
+		l.check("tls.client_ca", "set without tls.cert (only a TLS server can ask for client certificates; set tls.cert and tls.key too)")
+	}
+	c.TLS.CA = l.str("tls.ca")
+	c.TLS.ClientCert = l.str("tls.client_cert")
+	c.TLS.ClientKey = l.str("tls.client_key")
+	l.pair("tls.client_cert", c.TLS.ClientCert, "tls.client_key", c.TLS.ClientKey)
+	c.TLS.ServerName = l.str("tls.server_name")
 
 	c.Election.LeaseTTL = l.duration("election.lease_ttl")
 	l.check("election.lease_ttl", checkLeaseTTL(c.Election.LeaseTTL))
@@ -190,6 +198,31 @@ func (l *loader) str(key string) string {
 	s, problem := asString(v)
 	l.check(key, problem)
 	return s
+}
+
+// secret is str for a key whose value must never be shown: a wrong type is
+// reported without the value.
+func (l *loader) secret(key string) string {
+	v := l.raw(key)
+	if v == nil {
+		return ""
+	}
+	s, ok := v.(string)
+	if !ok {
+		l.check(key, "not a string (quote it; the value is not shown because it is secret)")
+	}
+	return s
+}
+
+// pair checks that two keys that go together (a certificate and its key)
+// are set both or neither.
+func (l *loader) pair(a, va, b, vb string) {
+	switch {
+	case va != "" && vb == "":
+		l.check(b, "empty while "+a+" is set (set both or neither)")
+	case vb != "" && va == "":
+		l.check(a, "empty while "+b+" is set (set both or neither)")
+	}
 }
 
 func (l *loader) boolean(key string) bool {

@@ -52,6 +52,14 @@ etcd:
     key: key.pem
     insecure_skip_verify: true
   compact: true
+tls:
+  cert: master.pem
+  key: master-key.pem
+  client_ca: clients-ca.pem
+  ca: masters-ca.pem
+  client_cert: peer.pem
+  client_key: peer-key.pem
+  server_name: master.internal
 election:
   lease_ttl: 15s
 wal:
@@ -84,6 +92,8 @@ func allKeysConfig() Config {
 	c.Etcd.TLS.Cert = "cert.pem"
 	c.Etcd.TLS.Key = "key.pem"
 	c.Etcd.TLS.InsecureSkipVerify = true
+	c.TLS = RPCTLS{Cert: "master.pem", Key: "master-key.pem", ClientCA: "clients-ca.pem",
+		CA: "masters-ca.pem", ClientCert: "peer.pem", ClientKey: "peer-key.pem", ServerName: "master.internal"}
 	c.Election.LeaseTTL = 15 * time.Second
 	c.WAL.MaxBatchBytes = 65536
 	c.WAL.CommitTimeout = 3 * time.Second
@@ -165,6 +175,12 @@ func TestLoad(t *testing.T) {
 		{"bool flag without value", setup{args: []string{"--etcd-embed"}}, func(c *Config) { c.Etcd.Embed = true }},
 		{"bool env", setup{env: map[string]string{"MASTER_ETCD_TLS_INSECURE_SKIP_VERIFY": "1"}}, func(c *Config) {
 			c.Etcd.TLS.InsecureSkipVerify = true
+		}},
+		{"rpc tls from flags", setup{args: []string{"--tls-ca", "ca.pem", "--tls-client-cert", "c.pem", "--tls-client-key", "k.pem"}}, func(c *Config) {
+			c.TLS = RPCTLS{CA: "ca.pem", ClientCert: "c.pem", ClientKey: "k.pem"}
+		}},
+		{"rpc tls from env", setup{env: map[string]string{"MASTER_TLS_CERT": "s.pem", "MASTER_TLS_KEY": "s-key.pem", "MASTER_TLS_CLIENT_CA": "ca.pem"}}, func(c *Config) {
+			c.TLS = RPCTLS{Cert: "s.pem", Key: "s-key.pem", ClientCA: "ca.pem"}
 		}},
 		{"bool flag false overrides file", setup{file: yamlFile("etcd:\n  embed: true\n"), args: []string{"--etcd-embed=false"}}, func(c *Config) {}},
 		{"data_dir default uses node_id from file", setup{file: yamlFile("node_id: n7\n")}, func(c *Config) {
@@ -258,6 +274,14 @@ func TestLoadInvalid(t *testing.T) {
 		{"tls cert bool", setup{file: f("etcd:\n  tls:\n    cert: true\n")}, "etcd.tls.cert"},
 		{"tls key number", setup{file: f("etcd:\n  tls:\n    key: 1\n")}, "etcd.tls.key"},
 		{"insecure_skip_verify string", setup{file: f("etcd:\n  tls:\n    insecure_skip_verify: sure\n")}, "etcd.tls.insecure_skip_verify"},
+		{"rpc tls cert without key", setup{file: f("tls:\n  cert: s.pem\n")}, "tls.key"},
+		{"rpc tls key without cert", setup{args: []string{"--tls-key", "k.pem"}}, "tls.cert"},
+		{"rpc tls client cert without key", setup{env: env("MASTER_TLS_CLIENT_CERT", "c.pem")}, "tls.client_key"},
+		{"rpc tls client key without cert", setup{file: f("tls:\n  client_key: k.pem\n")}, "tls.client_cert"},
+		{"rpc tls client ca without cert", setup{file: f("tls:\n  client_ca: ca.pem\n")}, "tls.client_ca"},
+		{"rpc tls ca list", setup{file: f("tls:\n  ca: [a, b]\n")}, "tls.ca"},
+		{"rpc tls section scalar", setup{file: f("tls: on\n")}, "tls"},
+		{"rpc tls section env", setup{env: env("MASTER_TLS", "1")}, "tls"},
 		{"lease_ttl word", setup{file: f("election:\n  lease_ttl: ten\n")}, "election.lease_ttl"},
 		{"lease_ttl list", setup{file: f("election:\n  lease_ttl: [1, 2]\n")}, "election.lease_ttl"},
 		{"lease_ttl env", setup{env: env("MASTER_ELECTION_LEASE_TTL", "ten")}, "election.lease_ttl"},
@@ -316,6 +340,10 @@ func TestLoadErrorText(t *testing.T) {
 			`wal.max_batch_bytes: 99 out of range 4096..1400000; set by --wal-max-batch-bytes`},
 		{"empty endpoints", setup{file: yamlFile("etcd: {endpoints: []}\n")},
 			`etcd.endpoints: empty; set in config.yaml`},
+		{"password of the wrong type is not shown", setup{file: yamlFile("etcd:\n  username: u\n  password: 271828\n")},
+			`etcd.password: not a string (quote it; the value is not shown because it is secret); set in config.yaml`},
+		{"client ca needs a server certificate", setup{args: []string{"--tls-client-ca", "ca.pem"}},
+			`tls.client_ca: set without tls.cert (only a TLS server can ask for client certificates; set tls.cert and tls.key too); set by --tls-client-ca`},
 		{"two problems on one line", setup{file: yamlFile("chunk: {replication: 0}\nlog: {level: loud}\n")},
 			`chunk.replication: 0 out of range 1..16; set in config.yaml; log.level: "loud" is not one of debug, info, warn, error; set in config.yaml`},
 	}
