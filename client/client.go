@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -36,10 +38,16 @@ var (
 // Config configures a Client.
 type Config struct {
 	// Etcd is an existing etcd client (not closed by Close). If nil, one is
-	// made from Endpoints and closed by Close.
+	// made from Endpoints, DialTimeout and the Etcd* fields, and closed by
+	// Close.
 	Etcd        *clientv3.Client
 	Endpoints   []string
 	DialTimeout time.Duration
+	// EtcdTLS secures the connection to etcd (nil: plaintext).
+	EtcdTLS *tls.Config
+	// EtcdUsername and EtcdPassword authenticate to etcd (empty: no
+	// authentication). The password is never part of an error.
+	EtcdUsername, EtcdPassword string
 	// Cluster names the master group ("default" if empty).
 	Cluster string
 	// ClientID identifies this client in the master's dedup table; random
@@ -47,7 +55,13 @@ type Config struct {
 	ClientID string
 	// DefaultTimeout bounds a call whose context has no deadline (30 s).
 	DefaultTimeout time.Duration
-	// DialOptions are added to every connection to a master (TLS, etc.).
+	// TLS secures the connections to masters and chunkservers: RootCAs
+	// verify their certificates (nil: the system roots), Certificates is
+	// presented to those that require a client certificate. Nil means
+	// plaintext.
+	TLS *tls.Config
+	// DialOptions are added to every connection to a master or chunkserver,
+	// after TLS, so transport credentials given here win.
 	DialOptions []grpc.DialOption
 }
 
@@ -109,6 +123,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		rand.Read(b[:])
 		cfg.ClientID = "c-" + hex.EncodeToString(b[:])
 	}
+	if cfg.TLS != nil {
+		tlsCreds := grpc.WithTransportCredentials(credentials.NewTLS(cfg.TLS))
+		cfg.DialOptions = append([]grpc.DialOption{tlsCreds}, cfg.DialOptions...)
+	}
 	c := &Client{cfg: cfg, keys: cluster.ForCluster(cfg.Cluster), changed: make(chan struct{}), conns: map[string]*grpc.ClientConn{}}
 	if cfg.Etcd != nil {
 		c.etcd = cfg.Etcd
@@ -116,7 +134,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		if len(cfg.Endpoints) == 0 {
 			return nil, fmt.Errorf("client: no etcd endpoints; set Config.Endpoints or Config.Etcd: %w", ErrInvalid)
 		}
-		e, err := clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: cfg.DialTimeout, Context: ctx, Logger: zap.NewNop()})
+		e, err := clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: cfg.DialTimeout, Context: ctx, Logger: zap.NewNop(),
+			TLS: cfg.EtcdTLS, Username: cfg.EtcdUsername, Password: cfg.EtcdPassword})
 		if err != nil {
 			return nil, fmt.Errorf("client: etcd %v: %w", cfg.Endpoints, err)
 		}

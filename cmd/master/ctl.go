@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
 	"github.com/gfsha/master/client"
 	"github.com/gfsha/master/internal/ctl"
 	"github.com/gfsha/master/internal/server"
+	"github.com/gfsha/master/internal/tlsconfig"
 )
 
 func newCtl() *cobra.Command {
@@ -55,6 +57,11 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 	if format != "text" && format != "json" {
 		return nil, usageError{fmt.Errorf("-o %q: use text or json", format)}
 	}
+	// A bad TLS file is a configuration error, reported before any dialing.
+	rpcTLS, err := tlsconfig.Client(cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
 	timeout, _ := cmd.Flags().GetDuration("timeout")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -64,17 +71,22 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 		stop()
 		return nil, err
 	}
-	// Fail fast and clearly when etcd is unreachable.
+	// Fail fast and clearly when etcd is unreachable. The probe reads a key
+	// of this cluster, which an etcd user limited to its prefix may read.
 	pctx, pcancel := context.WithTimeout(ctx, cfg.Etcd.DialTimeout)
-	_, err = etcd.Get(pctx, "health-probe")
+	_, err = etcd.Get(pctx, cfg.Prefix()+"/health-probe")
 	pcancel()
 	if err != nil {
 		etcd.Close()
 		cancel()
 		stop()
+		if errors.Is(err, rpctypes.ErrPermissionDenied) {
+			return nil, fmt.Errorf("etcd at %v: user %q (etcd.username) may not read %s/: grant it readwrite on that prefix: %v",
+				cfg.Etcd.Endpoints, cfg.Etcd.Username, cfg.Prefix(), err)
+		}
 		return nil, fmt.Errorf("etcd at %v unreachable: %v (check etcd.endpoints / --etcd-endpoints)", cfg.Etcd.Endpoints, err)
 	}
-	cl, err := client.New(ctx, client.Config{Etcd: etcd, Cluster: cfg.Cluster})
+	cl, err := client.New(ctx, client.Config{Etcd: etcd, Cluster: cfg.Cluster, TLS: rpcTLS})
 	if err != nil {
 		etcd.Close()
 		cancel()

@@ -30,6 +30,10 @@ func newServe() *cobra.Command {
 			defer stop()
 			s, err := server.Start(ctx, server.Options{Config: cfg, Logger: log})
 			if err != nil {
+				if ctx.Err() != nil { // stopped while waiting for etcd to accept us
+					log.Info("shutting down before etcd accepted this master", "err", err)
+					return nil
+				}
 				return err
 			}
 			<-ctx.Done()

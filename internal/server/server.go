@@ -12,9 +12,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/gfsha/master/internal/chunkmaster"
 	"github.com/gfsha/master/internal/cluster"
@@ -23,6 +21,7 @@ import (
 	"github.com/gfsha/master/internal/httpapi"
 	"github.com/gfsha/master/internal/node"
 	"github.com/gfsha/master/internal/rpcserver"
+	"github.com/gfsha/master/internal/tlsconfig"
 )
 
 // Options configure a Server.
@@ -51,6 +50,9 @@ type Server struct {
 	http    *http.Server
 	rpcAddr string
 	webAddr string
+	// rpcDial is how this master dials other masters and chunkservers:
+	// TLS as tls.* say, or plaintext.
+	rpcDial grpc.DialOption
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -60,8 +62,16 @@ type Server struct {
 }
 
 // Start listens on the configured addresses and starts the node. It fails
-// at once on a bad address or a port in use; an unreachable etcd is not an
-// error (the node keeps retrying and logs it).
+// at once on a bad address, a port in use or an unusable TLS file (tls.*,
+// etcd.tls.*); an unreachable etcd is not an error (the node keeps retrying
+// and logs it). With etcd.username set, etcd's client must authenticate
+// before the node can exist, so Start first waits, retrying and logging
+// each failure (DialRetrying), until etcd is reachable and accepts the
+// credentials, or ctx ends.
+//
+// The RPC listener serves TLS when tls.cert is set (requiring client
+// certificates when tls.client_ca is), and the master dials its peers
+// (checkpoint fetch) and chunkservers as tls.* say.
 func Start(ctx context.Context, o Options) (*Server, error) {
 	cfg := o.Config
 	log := o.Logger
@@ -75,6 +85,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			s.Close()
 		}
 	}()
+	// The TLS files are read first: a bad one is a configuration error.
+	serverOpts, err := tlsconfig.ServerOptions(cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	if s.rpcDial, err = tlsconfig.ClientDialOption(cfg.TLS); err != nil {
+		return nil, err
+	}
 
 	if o.Etcd != nil {
 		s.etcd = o.Etcd
@@ -88,7 +106,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			s.embed = e
 			s.log.Info("embedded etcd serving", "endpoint", e.Endpoint(), "dir", dir)
 		}
-		c, err := Dial(cfg)
+		c, err := DialRetrying(ctx, cfg, s.log)
 		if err != nil {
 			return nil, err
 		}
@@ -126,10 +144,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		KeepCheckpoints:    cfg.Checkpoint.Keep,
 		TrimInterval:       cfg.WAL.TrimInterval,
 		Compact:            cfg.Etcd.Compact,
-		Fetch:              rpcserver.FetchFrom(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		Fetch:              rpcserver.FetchFrom(s.rpcDial),
 	})
 	s.Node = n
-	s.grpc = grpc.NewServer()
+	s.grpc = grpc.NewServer(serverOpts...)
 	rpcserver.Register(s.grpc, n)
 	if err := s.startChunks(o, log); err != nil {
 		rl.Close()
@@ -151,7 +169,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	go func() { defer s.wg.Done(); s.http.Serve(hl) }()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.Chunks.Run(rctx) }()
-	s.log.Info("master started", "rpc", s.rpcAddr, "http", s.webAddr, "cluster", cfg.Cluster)
+	s.log.Info("master started", "rpc", s.rpcAddr, "rpc_tls", rpcTLSMode(cfg.TLS), "http", s.webAddr, "cluster", cfg.Cluster)
 	ok = true
 	return s, nil
 }
@@ -167,29 +185,10 @@ func (s *Server) startChunks(o Options, log *slog.Logger) error {
 		return err
 	}
 	cc.Logger = log
+	cc.DialOptions = append([]grpc.DialOption{s.rpcDial}, cc.DialOptions...)
 	s.Chunks = chunkmaster.New(s.Node, cc)
 	chunkmaster.Register(s.grpc, s.Chunks)
 	return nil
-}
-
-// Dial connects to the configured etcd cluster.
-func Dial(cfg config.Config) (*clientv3.Client, error) {
-	tlsCfg, err := etcdTLS(cfg)
-	if err != nil {
-		return nil, err
-	}
-	c, err := clientv3.New(clientv3.Config{
-		Endpoints:   cfg.Etcd.Endpoints,
-		DialTimeout: cfg.Etcd.DialTimeout,
-		Username:    cfg.Etcd.Username,
-		Password:    cfg.Etcd.Password,
-		TLS:         tlsCfg,
-		Logger:      zap.NewNop(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("etcd.endpoints %v: %w", cfg.Etcd.Endpoints, err)
-	}
-	return c, nil
 }
 
 func (s *Server) setErr(err error) {
