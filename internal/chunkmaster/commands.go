@@ -62,7 +62,7 @@ func (t *term) setVersion(ctx context.Context, s *server, h, from, to uint64) er
 	return nil
 }
 
-func (t *term) grantLease(ctx context.Context, s *server, h, version uint64, secondaries []string) error {
+func (t *term) grantLease(ctx context.Context, s *server, h, version uint64, secondaries []string, d time.Duration) error {
 	c, err := t.client(s.addr)
 	if err != nil {
 		return err
@@ -70,7 +70,7 @@ func (t *term) grantLease(ctx context.Context, s *server, h, version uint64, sec
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	_, err = c.GrantLease(ctx, &chunkpb.GrantLeaseRequest{Token: int64(t.token), Handle: h, Version: version,
-		DurationMs: t.m.cfg.LeaseDuration.Milliseconds(), Secondaries: secondaries})
+		DurationMs: max(1, d.Milliseconds()), Secondaries: secondaries})
 	if err != nil {
 		return cmdErr(s.id, fmt.Sprintf("lease on chunk %d", h), err)
 	}

@@ -62,6 +62,9 @@ func (t *term) lease(ctx context.Context, path string, h, version uint64) (*chun
 	t.mu.Unlock()
 	if l != nil && now.Before(l.expires) {
 		if l.version == version && t.alive(primary, now) {
+			if l.token != t.token {
+				return t.retag(ctx, path, h, l, primary)
+			}
 			return t.leaseOf(h, l, now), nil
 		}
 		return nil, status.Errorf(codes.Unavailable, "chunk %d of %s: a lease held by chunkserver %s (version %d) may live for %v more; retry then",
@@ -109,18 +112,51 @@ func (t *term) grant(ctx context.Context, path string, h, version uint64, replic
 				secIDs = append(secIDs, s.id)
 			}
 		}
-		if err := t.grantLease(ctx, p, h, version, secs); err != nil {
+		if err := t.grantLease(ctx, p, h, version, secs, t.m.cfg.LeaseDuration); err != nil {
 			lastErr = err
 			continue
 		}
 		now := time.Now()
-		l := &lease{primary: p.id, version: version, expires: now.Add(leaseBound(t.m.cfg.LeaseDuration)), secondaries: secIDs}
+		l := &lease{primary: p.id, version: version, expires: now.Add(leaseBound(t.m.cfg.LeaseDuration)), secondaries: secIDs, token: t.token}
 		t.mu.Lock()
 		t.leases[h] = l
 		t.mu.Unlock()
 		return t.leaseOf(h, l, now), nil
 	}
 	return nil, status.Errorf(codes.Unavailable, "chunk %d of %s: no replica accepted the lease: %v", h, path, status.Convert(lastErr).Message())
+}
+
+// retag confirms an adopted lease l, granted by an earlier primary, under
+// this term's token: same holder, same version, for the time it may still
+// live. Until then the secondaries, which obey the newer token, refuse the
+// writes it forwards. The secondaries are those the holder reported plus
+// every other replica known at the lease's version: a write must reach all.
+func (t *term) retag(ctx context.Context, path string, h uint64, l *lease, holder *server) (*chunkpb.ChunkLease, error) {
+	now := time.Now()
+	t.mu.Lock()
+	secs := slices.Clone(l.reported)
+	var ids []string
+	for _, s := range t.currentLocked(h, l.version, now) {
+		if s.id != holder.id {
+			ids = append(ids, s.id)
+			if !slices.Contains(secs, s.addr) {
+				secs = append(secs, s.addr)
+			}
+		}
+	}
+	left := l.expires.Sub(now)
+	t.mu.Unlock()
+	if err := t.grantLease(ctx, holder, h, l.version, secs, left); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "chunk %d of %s: confirm the lease %s holds under token %d: %v", h, path, holder.id, t.token, status.Convert(err).Message())
+	}
+	now = time.Now()
+	t.mu.Lock()
+	l.token, l.secondaries = t.token, ids
+	if e := now.Add(leaseBound(left)); e.After(l.expires) {
+		l.expires = e
+	}
+	t.mu.Unlock()
+	return t.leaseOf(h, l, now), nil
 }
 
 // noReplica explains why chunk h has no current replica: the chunkservers

@@ -57,9 +57,10 @@ type replica struct {
 type lease struct {
 	primary     string // chunkserver id
 	version     uint64
-	expires     time.Time // monotonic; never before the holder's own expiry
-	secondaries []string  // chunkserver ids
-	adopted     bool      // reported by its holder, granted by an earlier primary
+	expires     time.Time     // monotonic; never before the holder's own expiry
+	secondaries []string      // chunkserver ids
+	token       fencing.Token // of the master that granted it
+	reported    []string      // adopted leases: the secondaries' addresses, as the holder reported them
 }
 
 func newTerm(m *Manager, ctx context.Context, token fencing.Token) *term {
@@ -192,7 +193,8 @@ func (t *term) adoptLocked(s *server, l *chunkpb.LeaseInfo, now time.Time) {
 				secs = append(secs, id)
 			}
 		}
-		t.leases[l.Handle] = &lease{primary: s.id, version: l.Version, expires: expires, secondaries: secs, adopted: true}
+		t.leases[l.Handle] = &lease{primary: s.id, version: l.Version, expires: expires, secondaries: secs, token: fencing.Token(l.Token),
+			reported: append([]string(nil), l.Secondaries...)}
 		if fencing.Token(l.Token) != t.token {
 			t.m.log.Info("adopted a lease granted by an earlier primary", "handle", l.Handle, "holder", s.id,
 				"granted_under", l.Token, "remaining_ms", l.RemainingMs)
