@@ -142,13 +142,15 @@ func TestLeaseAdoptedAfterFailover(t *testing.T) {
 	}
 }
 
+// writeRaw appends data to the chunk of lease l through its holder.
 func writeRaw(e *env, l *chunkpb.ChunkLease, data []byte) error {
 	_, cs := e.csByID(l.Primary.GetId())
+	info, _ := cs.Store().Get(l.Handle)
 	stream, err := e.chunkserver(cs).Write(e.ctx(10 * time.Second))
 	if err != nil {
 		return err
 	}
-	if err := stream.Send(&chunkpb.WriteRequest{Handle: l.Handle, Version: l.Version, Length: int64(len(data)), Data: data}); err != nil {
+	if err := stream.Send(&chunkpb.WriteRequest{Handle: l.Handle, Version: l.Version, Offset: info.Size, Length: int64(len(data)), Data: data}); err != nil {
 		return err
 	}
 	_, err = stream.CloseAndRecv()
@@ -418,5 +420,47 @@ func TestFullDiskFailsPutClearly(t *testing.T) {
 		if err := e.css[2].Store().Verify(c.Handle); err != nil {
 			t.Fatalf("cs3's replica of chunk %d after its disk filled: %v", c.Handle, err)
 		}
+	}
+}
+
+// TestLeaseOfCutOffHolderSuperseded: the lease holder stops heartbeating
+// but lives on. Rather than wait out its long lease, the master bumps the
+// version on the other replicas (its secondaries) and grants a new lease;
+// the cut-off holder can then no longer complete a write under its old
+// lease, since the secondaries refuse the old version.
+func TestLeaseOfCutOffHolderSuperseded(t *testing.T) {
+	cc := testChunk()
+	cc.LeaseDuration = time.Minute
+	e := startEnv(t, 1, 3, cc)
+	if err := e.cl.Create(e.ctx(5*time.Second), "/s"); err != nil {
+		t.Fatal(err)
+	}
+	m := e.master(e.primary())
+	l, err := m.AllocateChunk(e.ctx(5*time.Second), &chunkpb.AllocateRequest{Path: "/s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeRaw(e, l, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	_, holder := e.csByID(l.Primary.GetId())
+	holder.PauseHeartbeats(true)
+	start := time.Now()
+	var l2 *chunkpb.ChunkLease
+	e.waitFor(10*time.Second, "a lease superseding the cut-off holder's", func() bool {
+		l2, err = m.GetLease(e.ctx(5*time.Second), &chunkpb.LeaseRequest{Path: "/s", Handle: l.Handle})
+		return err == nil && l2.Primary.GetId() != holder.ID()
+	})
+	t.Logf("new lease %v after the holder went quiet (its own lease had %v left)", time.Since(start).Round(time.Millisecond), time.Minute-time.Since(start))
+	if l2.Primary.GetId() == holder.ID() || l2.Version != l.Version+1 {
+		t.Fatalf("new lease: holder %s version %d; want another replica at version %d", l2.Primary.GetId(), l2.Version, l.Version+1)
+	}
+	err = writeRaw(e, l, []byte("after"))
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("write under the superseded lease: %v; want FAILED_PRECONDITION from its secondaries", err)
+	}
+	t.Logf("write under the superseded lease: %v", status.Convert(err).Message())
+	if err := writeRaw(e, l2, []byte("after")); err != nil {
+		t.Fatalf("write under the new lease: %v", err)
 	}
 }

@@ -28,7 +28,7 @@ import (
 // env is an in-process cluster: embedded etcd, masters and chunkservers
 // that a test can stop, restart and pause one by one.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	dc   *devcluster.Cluster
 	etcd *clientv3.Client // the chunkservers' and the test's
 	css  []*chunkserver.Server
@@ -52,7 +52,7 @@ func testChunk() chunkmaster.Config {
 		DeadAfter: time.Second, ScanInterval: 100 * time.Millisecond}
 }
 
-func startEnv(t *testing.T, masters, chunkservers int, cc chunkmaster.Config) *env {
+func startEnv(t testing.TB, masters, chunkservers int, cc chunkmaster.Config) *env {
 	t.Helper()
 	cfg := config.Config{Cluster: "test", Listen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0"}
 	cfg.Etcd.Endpoints = []string{"127.0.0.1:0"}
@@ -131,7 +131,7 @@ func (e *env) waitFor(bound time.Duration, what string, cond func() bool) {
 	waitFor(e.t, bound, what, cond)
 }
 
-func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, bound time.Duration, what string, cond func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), bound)
 	defer cancel()

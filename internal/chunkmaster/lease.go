@@ -60,15 +60,23 @@ func (t *term) lease(ctx context.Context, path string, h, version uint64) (*chun
 	}
 	own := t.own[h]
 	t.mu.Unlock()
+	var fenceVia []string // secondaries of a live lease whose holder is dead
 	if l != nil && now.Before(l.expires) {
-		if l.version == version && t.alive(primary, now) {
+		holderAlive := t.alive(primary, now)
+		if l.version == version && holderAlive {
 			if l.token != t.token {
 				return t.retag(ctx, path, h, l, primary)
 			}
 			return t.leaseOf(h, l, now), nil
 		}
-		return nil, status.Errorf(codes.Unavailable, "chunk %d of %s: a lease held by chunkserver %s (version %d) may live for %v more; retry then",
-			h, path, l.primary, l.version, l.expires.Sub(now).Round(time.Millisecond))
+		if l.version != version || holderAlive || len(l.secondaries) == 0 {
+			return nil, status.Errorf(codes.Unavailable, "chunk %d of %s: a lease held by chunkserver %s (version %d) may live for %v more; retry then",
+				h, path, l.primary, l.version, l.expires.Sub(now).Round(time.Millisecond))
+		}
+		// The holder stopped heartbeating but may live, cut off. Its lease
+		// can order no write once one of its secondaries has left its
+		// version: every write must be applied on every secondary.
+		fenceVia = l.secondaries
 	}
 	if !own && now.Before(t.graceUntil) {
 		return nil, status.Errorf(codes.Unavailable, "chunk %d of %s: a lease granted by the previous primary may still live; "+
@@ -89,6 +97,13 @@ func (t *term) lease(ctx context.Context, path string, h, version uint64) (*chun
 	took := t.each(ctx, current, func(ctx context.Context, s *server) error { return t.setVersion(ctx, s, h, version, next) })
 	if len(took) == 0 {
 		return nil, status.Errorf(codes.Unavailable, "chunk %d of %s: no replica took version %d; retry", h, path, next)
+	}
+	if fenceVia != nil {
+		if !slices.ContainsFunc(took, func(s *server) bool { return slices.Contains(fenceVia, s.id) }) {
+			return nil, status.Errorf(codes.Unavailable, "chunk %d of %s: the lease of the unreachable chunkserver %s could not be fenced through its secondaries %v; it ends in %v",
+				h, path, l.primary, fenceVia, l.expires.Sub(time.Now()).Round(time.Millisecond))
+		}
+		t.m.log.Info("superseded the lease of an unreachable holder", "handle", h, "holder", l.primary, "version", next)
 	}
 	t.mu.Lock()
 	for _, s := range took {
