@@ -1115,6 +1115,94 @@ func (x *CheckpointChunk) GetData() []byte {
 	return nil
 }
 
+type SwitchoverRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	To            string                 `protobuf:"bytes,1,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SwitchoverRequest) Reset() {
+	*x = SwitchoverRequest{}
+	mi := &file_master_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SwitchoverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SwitchoverRequest) ProtoMessage() {}
+
+func (x *SwitchoverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_master_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SwitchoverRequest.ProtoReflect.Descriptor instead.
+func (*SwitchoverRequest) Descriptor() ([]byte, []int) {
+	return file_master_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SwitchoverRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+type SwitchoverResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AppliedIndex  uint64                 `protobuf:"varint,1,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SwitchoverResponse) Reset() {
+	*x = SwitchoverResponse{}
+	mi := &file_master_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SwitchoverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SwitchoverResponse) ProtoMessage() {}
+
+func (x *SwitchoverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_master_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SwitchoverResponse.ProtoReflect.Descriptor instead.
+func (*SwitchoverResponse) Descriptor() ([]byte, []int) {
+	return file_master_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SwitchoverResponse) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
 var File_master_proto protoreflect.FileDescriptor
 
 var file_master_proto_rawDesc = string([]byte{
@@ -1219,7 +1307,13 @@ var file_master_proto_rawDesc = string([]byte{
 	0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x43, 0x68, 0x75, 0x6e, 0x6b, 0x12, 0x14,
 	0x0a, 0x05, 0x69, 0x6e, 0x64, 0x65, 0x78, 0x18, 0x01, 0x20, 0x01, 0x28, 0x04, 0x52, 0x05, 0x69,
 	0x6e, 0x64, 0x65, 0x78, 0x12, 0x12, 0x0a, 0x04, 0x64, 0x61, 0x74, 0x61, 0x18, 0x02, 0x20, 0x01,
-	0x28, 0x0c, 0x52, 0x04, 0x64, 0x61, 0x74, 0x61, 0x32, 0xbd, 0x06, 0x0a, 0x06, 0x4d, 0x61, 0x73,
+	0x28, 0x0c, 0x52, 0x04, 0x64, 0x61, 0x74, 0x61, 0x22, 0x23, 0x0a, 0x11, 0x53, 0x77, 0x69, 0x74,
+	0x63, 0x68, 0x6f, 0x76, 0x65, 0x72, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x12, 0x0e, 0x0a,
+	0x02, 0x74, 0x6f, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x02, 0x74, 0x6f, 0x22, 0x39, 0x0a,
+	0x12, 0x53, 0x77, 0x69, 0x74, 0x63, 0x68, 0x6f, 0x76, 0x65, 0x72, 0x52, 0x65, 0x73, 0x70, 0x6f,
+	0x6e, 0x73, 0x65, 0x12, 0x23, 0x0a, 0x0d, 0x61, 0x70, 0x70, 0x6c, 0x69, 0x65, 0x64, 0x5f, 0x69,
+	0x6e, 0x64, 0x65, 0x78, 0x18, 0x01, 0x20, 0x01, 0x28, 0x04, 0x52, 0x0c, 0x61, 0x70, 0x70, 0x6c,
+	0x69, 0x65, 0x64, 0x49, 0x6e, 0x64, 0x65, 0x78, 0x32, 0x94, 0x07, 0x0a, 0x06, 0x4d, 0x61, 0x73,
 	0x74, 0x65, 0x72, 0x12, 0x46, 0x0a, 0x05, 0x4d, 0x6b, 0x64, 0x69, 0x72, 0x12, 0x1c, 0x2e, 0x67,
 	0x66, 0x73, 0x68, 0x61, 0x2e, 0x6d, 0x61, 0x73, 0x74, 0x65, 0x72, 0x2e, 0x76, 0x31, 0x2e, 0x50,
 	0x61, 0x74, 0x68, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x1f, 0x2e, 0x67, 0x66, 0x73,
@@ -1271,10 +1365,15 @@ var file_master_proto_rawDesc = string([]byte{
 	0x74, 0x63, 0x68, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x52, 0x65, 0x71,
 	0x75, 0x65, 0x73, 0x74, 0x1a, 0x20, 0x2e, 0x67, 0x66, 0x73, 0x68, 0x61, 0x2e, 0x6d, 0x61, 0x73,
 	0x74, 0x65, 0x72, 0x2e, 0x76, 0x31, 0x2e, 0x43, 0x68, 0x65, 0x63, 0x6b, 0x70, 0x6f, 0x69, 0x6e,
-	0x74, 0x43, 0x68, 0x75, 0x6e, 0x6b, 0x30, 0x01, 0x42, 0x26, 0x5a, 0x24, 0x67, 0x69, 0x74, 0x68,
-	0x75, 0x62, 0x2e, 0x63, 0x6f, 0x6d, 0x2f, 0x67, 0x66, 0x73, 0x68, 0x61, 0x2f, 0x6d, 0x61, 0x73,
-	0x74, 0x65, 0x72, 0x2f, 0x61, 0x70, 0x69, 0x2f, 0x6d, 0x61, 0x73, 0x74, 0x65, 0x72, 0x70, 0x62,
-	0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
+	0x74, 0x43, 0x68, 0x75, 0x6e, 0x6b, 0x30, 0x01, 0x12, 0x55, 0x0a, 0x0a, 0x53, 0x77, 0x69, 0x74,
+	0x63, 0x68, 0x6f, 0x76, 0x65, 0x72, 0x12, 0x22, 0x2e, 0x67, 0x66, 0x73, 0x68, 0x61, 0x2e, 0x6d,
+	0x61, 0x73, 0x74, 0x65, 0x72, 0x2e, 0x76, 0x31, 0x2e, 0x53, 0x77, 0x69, 0x74, 0x63, 0x68, 0x6f,
+	0x76, 0x65, 0x72, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x23, 0x2e, 0x67, 0x66, 0x73,
+	0x68, 0x61, 0x2e, 0x6d, 0x61, 0x73, 0x74, 0x65, 0x72, 0x2e, 0x76, 0x31, 0x2e, 0x53, 0x77, 0x69,
+	0x74, 0x63, 0x68, 0x6f, 0x76, 0x65, 0x72, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x42,
+	0x26, 0x5a, 0x24, 0x67, 0x69, 0x74, 0x68, 0x75, 0x62, 0x2e, 0x63, 0x6f, 0x6d, 0x2f, 0x67, 0x66,
+	0x73, 0x68, 0x61, 0x2f, 0x6d, 0x61, 0x73, 0x74, 0x65, 0x72, 0x2f, 0x61, 0x70, 0x69, 0x2f, 0x6d,
+	0x61, 0x73, 0x74, 0x65, 0x72, 0x70, 0x62, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
 })
 
 var (
@@ -1290,7 +1389,7 @@ func file_master_proto_rawDescGZIP() []byte {
 }
 
 var file_master_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_master_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_master_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_master_proto_goTypes = []any{
 	(Mutation_Type)(0),             // 0: gfsha.master.v1.Mutation.Type
 	(*PathRequest)(nil),            // 1: gfsha.master.v1.PathRequest
@@ -1312,6 +1411,8 @@ var file_master_proto_goTypes = []any{
 	(*TrimResponse)(nil),           // 17: gfsha.master.v1.TrimResponse
 	(*FetchCheckpointRequest)(nil), // 18: gfsha.master.v1.FetchCheckpointRequest
 	(*CheckpointChunk)(nil),        // 19: gfsha.master.v1.CheckpointChunk
+	(*SwitchoverRequest)(nil),      // 20: gfsha.master.v1.SwitchoverRequest
+	(*SwitchoverResponse)(nil),     // 21: gfsha.master.v1.SwitchoverResponse
 }
 var file_master_proto_depIdxs = []int32{
 	0,  // 0: gfsha.master.v1.Mutation.type:type_name -> gfsha.master.v1.Mutation.Type
@@ -1330,19 +1431,21 @@ var file_master_proto_depIdxs = []int32{
 	14, // 13: gfsha.master.v1.Master.Checkpoint:input_type -> gfsha.master.v1.CheckpointRequest
 	16, // 14: gfsha.master.v1.Master.Trim:input_type -> gfsha.master.v1.TrimRequest
 	18, // 15: gfsha.master.v1.Master.FetchCheckpoint:input_type -> gfsha.master.v1.FetchCheckpointRequest
-	3,  // 16: gfsha.master.v1.Master.Mkdir:output_type -> gfsha.master.v1.MutateResponse
-	3,  // 17: gfsha.master.v1.Master.Create:output_type -> gfsha.master.v1.MutateResponse
-	3,  // 18: gfsha.master.v1.Master.Delete:output_type -> gfsha.master.v1.MutateResponse
-	3,  // 19: gfsha.master.v1.Master.Rename:output_type -> gfsha.master.v1.MutateResponse
-	7,  // 20: gfsha.master.v1.Master.Batch:output_type -> gfsha.master.v1.BatchResponse
-	10, // 21: gfsha.master.v1.Master.Stat:output_type -> gfsha.master.v1.Entry
-	11, // 22: gfsha.master.v1.Master.List:output_type -> gfsha.master.v1.ListResponse
-	13, // 23: gfsha.master.v1.Master.Status:output_type -> gfsha.master.v1.MemberStatus
-	15, // 24: gfsha.master.v1.Master.Checkpoint:output_type -> gfsha.master.v1.CheckpointResponse
-	17, // 25: gfsha.master.v1.Master.Trim:output_type -> gfsha.master.v1.TrimResponse
-	19, // 26: gfsha.master.v1.Master.FetchCheckpoint:output_type -> gfsha.master.v1.CheckpointChunk
-	16, // [16:27] is the sub-list for method output_type
-	5,  // [5:16] is the sub-list for method input_type
+	20, // 16: gfsha.master.v1.Master.Switchover:input_type -> gfsha.master.v1.SwitchoverRequest
+	3,  // 17: gfsha.master.v1.Master.Mkdir:output_type -> gfsha.master.v1.MutateResponse
+	3,  // 18: gfsha.master.v1.Master.Create:output_type -> gfsha.master.v1.MutateResponse
+	3,  // 19: gfsha.master.v1.Master.Delete:output_type -> gfsha.master.v1.MutateResponse
+	3,  // 20: gfsha.master.v1.Master.Rename:output_type -> gfsha.master.v1.MutateResponse
+	7,  // 21: gfsha.master.v1.Master.Batch:output_type -> gfsha.master.v1.BatchResponse
+	10, // 22: gfsha.master.v1.Master.Stat:output_type -> gfsha.master.v1.Entry
+	11, // 23: gfsha.master.v1.Master.List:output_type -> gfsha.master.v1.ListResponse
+	13, // 24: gfsha.master.v1.Master.Status:output_type -> gfsha.master.v1.MemberStatus
+	15, // 25: gfsha.master.v1.Master.Checkpoint:output_type -> gfsha.master.v1.CheckpointResponse
+	17, // 26: gfsha.master.v1.Master.Trim:output_type -> gfsha.master.v1.TrimResponse
+	19, // 27: gfsha.master.v1.Master.FetchCheckpoint:output_type -> gfsha.master.v1.CheckpointChunk
+	21, // 28: gfsha.master.v1.Master.Switchover:output_type -> gfsha.master.v1.SwitchoverResponse
+	17, // [17:29] is the sub-list for method output_type
+	5,  // [5:17] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -1359,7 +1462,7 @@ func file_master_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_master_proto_rawDesc), len(file_master_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,6 +33,7 @@ const (
 	Master_Checkpoint_FullMethodName      = "/gfsha.master.v1.Master/Checkpoint"
 	Master_Trim_FullMethodName            = "/gfsha.master.v1.Master/Trim"
 	Master_FetchCheckpoint_FullMethodName = "/gfsha.master.v1.Master/FetchCheckpoint"
+	Master_Switchover_FullMethodName      = "/gfsha.master.v1.Master/Switchover"
 )
 
 // MasterClient is the client API for Master service.
@@ -59,6 +60,9 @@ type MasterClient interface {
 	Checkpoint(ctx context.Context, in *CheckpointRequest, opts ...grpc.CallOption) (*CheckpointResponse, error)
 	Trim(ctx context.Context, in *TrimRequest, opts ...grpc.CallOption) (*TrimResponse, error)
 	FetchCheckpoint(ctx context.Context, in *FetchCheckpointRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CheckpointChunk], error)
+	// Graceful hand-over to a caught-up standby (primary only): stop taking
+	// mutations, commit those in flight, resign.
+	Switchover(ctx context.Context, in *SwitchoverRequest, opts ...grpc.CallOption) (*SwitchoverResponse, error)
 }
 
 type masterClient struct {
@@ -188,6 +192,16 @@ func (c *masterClient) FetchCheckpoint(ctx context.Context, in *FetchCheckpointR
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Master_FetchCheckpointClient = grpc.ServerStreamingClient[CheckpointChunk]
 
+func (c *masterClient) Switchover(ctx context.Context, in *SwitchoverRequest, opts ...grpc.CallOption) (*SwitchoverResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SwitchoverResponse)
+	err := c.cc.Invoke(ctx, Master_Switchover_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MasterServer is the server API for Master service.
 // All implementations must embed UnimplementedMasterServer
 // for forward compatibility.
@@ -212,6 +226,9 @@ type MasterServer interface {
 	Checkpoint(context.Context, *CheckpointRequest) (*CheckpointResponse, error)
 	Trim(context.Context, *TrimRequest) (*TrimResponse, error)
 	FetchCheckpoint(*FetchCheckpointRequest, grpc.ServerStreamingServer[CheckpointChunk]) error
+	// Graceful hand-over to a caught-up standby (primary only): stop taking
+	// mutations, commit those in flight, resign.
+	Switchover(context.Context, *SwitchoverRequest) (*SwitchoverResponse, error)
 	mustEmbedUnimplementedMasterServer()
 }
 
@@ -254,6 +271,9 @@ func (UnimplementedMasterServer) Trim(context.Context, *TrimRequest) (*TrimRespo
 }
 func (UnimplementedMasterServer) FetchCheckpoint(*FetchCheckpointRequest, grpc.ServerStreamingServer[CheckpointChunk]) error {
 	return status.Errorf(codes.Unimplemented, "method FetchCheckpoint not implemented")
+}
+func (UnimplementedMasterServer) Switchover(context.Context, *SwitchoverRequest) (*SwitchoverResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Switchover not implemented")
 }
 func (UnimplementedMasterServer) mustEmbedUnimplementedMasterServer() {}
 func (UnimplementedMasterServer) testEmbeddedByValue()                {}
@@ -467,6 +487,24 @@ func _Master_FetchCheckpoint_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Master_FetchCheckpointServer = grpc.ServerStreamingServer[CheckpointChunk]
 
+func _Master_Switchover_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SwitchoverRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MasterServer).Switchover(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Master_Switchover_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MasterServer).Switchover(ctx, req.(*SwitchoverRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Master_ServiceDesc is the grpc.ServiceDesc for Master service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -513,6 +551,10 @@ var Master_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Trim",
 			Handler:    _Master_Trim_Handler,
+		},
+		{
+			MethodName: "Switchover",
+			Handler:    _Master_Switchover_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -29,7 +29,8 @@ func newCtl() *cobra.Command {
 	c.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
 	c.PersistentFlags().Duration("timeout", 30*time.Second, "bound on the whole command")
 	c.AddCommand(ctlStatus(), ctlFailover(), ctlNamespace("mkdir"), ctlNamespace("create"), ctlNamespace("rm"),
-		ctlLs(), ctlStat(), ctlMv(), ctlCheckpoint(), ctlPut(), ctlCat(), ctlChunkservers())
+		ctlLs(), ctlStat(), ctlMv(), ctlCheckpoint(), ctlPut(), ctlCat(), ctlChunkservers(),
+		ctlSwitchover(), ctlPause(true), ctlPause(false), ctlHistory())
 	return c
 }
 

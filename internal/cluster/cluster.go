@@ -35,6 +35,9 @@ func (k Keys) HistoryEntry(token int64) string { return fmt.Sprintf("%s%020d", k
 // Control is the prefix of operator requests (pause, switchover).
 func (k Keys) Control() string { return k.Prefix + "/control/" }
 
+// ControlKey is one control key (see ControlPaused and friends).
+func (k Keys) ControlKey(name string) string { return k.Control() + name }
+
 // LeaderValue is what a candidate stores in its election key.
 type LeaderValue struct {
 	NodeID      string `json:"node_id"`
@@ -102,10 +105,14 @@ type HistoryRecord struct {
 	Phases        Phases    `json:"phases"`
 }
 
-// Phases of a failover, in milliseconds.
+// Phases of a failover, in milliseconds. DetectMs (from the old primary
+// letting go, or being revoked, to this one winning) is known only when the
+// cause left a record with its time; a crash is detected by the lease TTL.
 type Phases struct {
-	CatchUpMs    float64 `json:"catch_up_ms"`
-	FirstWriteMs float64 `json:"first_write_ms"`
+	DetectMs     *float64 `json:"detect_ms,omitempty"`
+	CatchUpMs    float64  `json:"catch_up_ms"`
+	FirstWriteMs float64  `json:"first_write_ms"`
+	TotalMs      *float64 `json:"total_ms,omitempty"`
 }
 
 // Ms converts a duration to fractional milliseconds.

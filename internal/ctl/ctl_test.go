@@ -104,8 +104,32 @@ func TestStatusShapeAndFailover(t *testing.T) {
 		t.Fatalf("status after failover = %+v, %v; want primary %s token %d", r2, err, f.NewPrimary, f.NewToken)
 	}
 
+	// The new primary records the change just after it starts serving.
+	hs := waitHistory(t, etcd, f.NewToken)
+	if last := hs[len(hs)-1]; last.Reason != "revoke" || last.NewPrimary != f.NewPrimary || last.PreviousToken != f.OldToken || last.Phases.DetectMs == nil {
+		t.Errorf("last history record = %+v; want the revoke, with its detect phase", last)
+	}
+
 	if _, err := ctl.Failover(t.Context(), etcd, "test", "nosuch", time.Second); err == nil {
 		t.Fatal("failover --from nosuch succeeded")
+	}
+}
+
+// waitHistory waits until the history holds the record of token.
+func waitHistory(t *testing.T, etcd *clientv3.Client, token int64) []cluster.HistoryRecord {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for {
+		hs, err := ctl.History(ctx, etcd, "test")
+		if err == nil && len(hs) > 0 && hs[len(hs)-1].Token == token {
+			return hs
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no history record for token %d: %v %v", token, hs, err)
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
 

@@ -66,21 +66,67 @@ func Failover(ctx context.Context, c *clientv3.Client, name, from string, timeou
 		return rep, fmt.Errorf("no standby in cluster %q to take over from %s; start another master first: %w", name, from, ErrNoTakeover)
 	}
 
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	// Watch before revoking so the takeover cannot be missed.
-	get, err := c.Get(wctx, keys.Members(), clientv3.WithPrefix())
-	if err != nil {
-		return rep, fmt.Errorf("read members: %w", err)
+	if paused, err := IsPaused(ctx, c, name); err != nil {
+		return rep, err
+	} else if paused {
+		return rep, fmt.Errorf("cluster %q is paused (maintenance mode): no standby would take over; run `master ctl resume` first", name)
 	}
-	wch := c.Watch(wctx, keys.Members(), clientv3.WithPrefix(), clientv3.WithRev(get.Header.Revision+1))
-	start := time.Now()
-	if err := revoke(wctx, c, target.LeaseID); err != nil {
+	w, err := watchPromotion(ctx, c, keys, from, st.Token, timeout)
+	if err != nil {
 		return rep, err
 	}
-	for wr := range wch {
+	defer w.stop()
+	mark := cluster.HandoverRecord{Reason: "revoke", From: from, Token: st.Token, At: time.Now().UTC()}
+	if err := putMarker(ctx, c, keys.ControlKey(cluster.ControlHandover), mark); err != nil {
+		return rep, err
+	}
+	start := time.Now()
+	if err := revoke(ctx, c, target.LeaseID); err != nil {
+		return rep, err
+	}
+	m, err := w.wait()
+	if err != nil {
+		return rep, fmt.Errorf("revoked %s's lease but %w", from, err)
+	}
+	rep.FailoverTimeMs = cluster.Ms(time.Since(start))
+	rep.NewPrimary, rep.NewToken = m.NodeID, m.Token
+	if m.LastPromotion != nil {
+		rep.WALEntriesReplayed = m.LastPromotion.ReplayedEntries
+	}
+	return rep, nil
+}
+
+// promotionWatch waits for a member other than from to publish itself
+// primary with a token above oldToken.
+type promotionWatch struct {
+	wch     clientv3.WatchChan
+	cancel  context.CancelFunc
+	from    string
+	old     int64
+	timeout time.Duration
+}
+
+// watchPromotion starts watching member records before the caller acts, so
+// that the takeover cannot be missed.
+func watchPromotion(ctx context.Context, c *clientv3.Client, keys cluster.Keys, from string, oldToken int64, timeout time.Duration) (*promotionWatch, error) {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	get, err := c.Get(wctx, keys.Members(), clientv3.WithPrefix())
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("read members: %w", err)
+	}
+	return &promotionWatch{
+		wch:    c.Watch(wctx, keys.Members(), clientv3.WithPrefix(), clientv3.WithRev(get.Header.Revision+1)),
+		cancel: cancel, from: from, old: oldToken, timeout: timeout,
+	}, nil
+}
+
+func (w *promotionWatch) stop() { w.cancel() }
+
+func (w *promotionWatch) wait() (cluster.MemberStatus, error) {
+	for wr := range w.wch {
 		if err := wr.Err(); err != nil {
-			return rep, fmt.Errorf("watch members: %w", err)
+			return cluster.MemberStatus{}, fmt.Errorf("watch members: %w", err)
 		}
 		for _, ev := range wr.Events {
 			if ev.Type != clientv3.EventTypePut {
@@ -90,17 +136,25 @@ func Failover(ctx context.Context, c *clientv3.Client, name, from string, timeou
 			if json.Unmarshal(ev.Kv.Value, &m) != nil {
 				continue
 			}
-			if m.NodeID != from && m.Role == cluster.RolePrimary && m.Token > st.Token {
-				rep.FailoverTimeMs = cluster.Ms(time.Since(start))
-				rep.NewPrimary, rep.NewToken = m.NodeID, m.Token
-				if m.LastPromotion != nil {
-					rep.WALEntriesReplayed = m.LastPromotion.ReplayedEntries
-				}
-				return rep, nil
+			if m.NodeID != w.from && m.Role == cluster.RolePrimary && m.Token > w.old {
+				return m, nil
 			}
 		}
 	}
-	return rep, fmt.Errorf("revoked %s's lease but no standby served within %v; check `master ctl status`: %w", from, timeout, ErrNoTakeover)
+	return cluster.MemberStatus{}, fmt.Errorf("no standby served within %v; check `master ctl status`: %w", w.timeout, ErrNoTakeover)
+}
+
+// putMarker records an operator action with a short lease (15 s).
+func putMarker(ctx context.Context, c *clientv3.Client, key string, v any) error {
+	b, _ := json.Marshal(v)
+	g, err := c.Grant(ctx, 15)
+	if err != nil {
+		return fmt.Errorf("record %s: %w", key, err)
+	}
+	if _, err := c.Put(ctx, key, string(b), clientv3.WithLease(g.ID)); err != nil {
+		return fmt.Errorf("record %s: %w", key, err)
+	}
+	return nil
 }
 
 func revoke(ctx context.Context, c *clientv3.Client, leaseHex string) error {

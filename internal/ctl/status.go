@@ -26,6 +26,7 @@ type Report struct {
 	LastFencedIndex uint64                 `json:"last_fenced_index"`
 	WALLagEntries   uint64                 `json:"wal_lag_entries"`
 	WALLagMs        float64                `json:"wal_lag_ms"`
+	Paused          bool                   `json:"paused"`
 	Members         []cluster.MemberStatus `json:"members"`
 }
 
@@ -51,6 +52,9 @@ func Status(ctx context.Context, c *clientv3.Client, name string) (Report, error
 		return r, err
 	}
 	r.LastFencedIndex = head
+	if r.Paused, err = IsPaused(ctx, c, name); err != nil {
+		return r, err
+	}
 	resp, err := c.Get(ctx, keys.Members(), clientv3.WithPrefix())
 	if err != nil {
 		return r, fmt.Errorf("read members from etcd: %w", err)

@@ -3,6 +3,7 @@ package devcluster
 import (
 	"context"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -21,7 +22,11 @@ func StartT(t testing.TB, n int) *Cluster {
 	cfg.Election.LeaseTTL = 10 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	dc, err := Start(ctx, Options{Base: cfg, Masters: n, Logger: slog.New(slog.DiscardHandler), Dir: t.TempDir(), NoFsync: true, Chunkservers: -1})
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("DEVCLUSTER_LOG") != "" { // debugging a test: show the masters' logs
+		logger = slog.Default()
+	}
+	dc, err := Start(ctx, Options{Base: cfg, Masters: n, Logger: logger, Dir: t.TempDir(), NoFsync: true, Chunkservers: -1})
 	if err != nil {
 		t.Fatalf("start dev cluster: %v", err)
 	}

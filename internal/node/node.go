@@ -86,6 +86,10 @@ type Node struct {
 	promoted   chan struct{} // closed and replaced each time this node starts serving
 
 	pub       statusPub
+	paused    atomic.Bool
+	pauseCh   chan struct{}  // closed and replaced on every pause change
+	draining  string         // switchover target while handing over; guarded by mu
+	inflight  sync.WaitGroup // proposals being appended
 	store     *checkpoint.Store
 	ckptMu    sync.Mutex    // serializes checkpoint writes
 	ckptIndex atomic.Uint64 // newest local checkpoint
@@ -124,6 +128,7 @@ func New(cfg Config) *Node {
 		role:       cluster.RoleStandby,
 		statusKick: make(chan struct{}, 1),
 		promoted:   make(chan struct{}),
+		pauseCh:    make(chan struct{}),
 	}
 	n.sm = stateMachine{n: n}
 	return n
@@ -203,9 +208,10 @@ func (n *Node) Run(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); n.observeLeader(ctx) }()
 	go func() { defer wg.Done(); n.publishStatus(ctx) }()
+	go func() { defer wg.Done(); n.watchPause(ctx) }()
 	if n.store != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); n.checkpointLoop(ctx) }()
@@ -303,22 +309,20 @@ func (n *Node) term(ctx context.Context) error {
 		}
 	}()
 
-	n.setRole(cluster.RoleCandidate, "campaigning")
 	val := cluster.LeaderValue{NodeID: n.cfg.NodeID, Address: n.cfg.Address, HTTPAddress: n.cfg.HTTPAddress}
-	cctx, stopCampaign := context.WithCancel(ctx)
-	defer stopCampaign()
-	go func() {
-		// A broken log must not let this node win and stall the cluster.
-		select {
-		case err := <-tailDone:
-			tailDone <- err
-			if err != nil {
-				stopCampaign()
-			}
-		case <-cctx.Done():
+	var lead *election.Leadership
+	for {
+		// Maintenance mode: no candidacy, so no automatic failover.
+		if err := n.waitUnpaused(ctx); err != nil {
+			return err
 		}
-	}()
-	lead, err := election.Campaign(cctx, s, n.cfg.Keys.Election(), val.Encode())
+		n.setRole(cluster.RoleCandidate, "campaigning")
+		lead, err = n.campaign(ctx, s, val, tailDone)
+		if errors.Is(err, errPausedCampaign) {
+			continue
+		}
+		break
+	}
 	if err != nil {
 		if rerr := tailer.Err(); rerr != nil {
 			if errors.Is(rerr, walship.ErrTrimmed) {
@@ -329,9 +333,42 @@ func (n *Node) term(ctx context.Context) error {
 		}
 		return err
 	}
-	stopCampaign()
 	defer lead.Release()
 	return n.serveAsLeader(ctx, lead, tailer, func() error { tailerStopped = true; return stopTailer() })
+}
+
+// errPausedCampaign: the campaign was withdrawn because the cluster paused.
+var errPausedCampaign = errors.New("master: campaign withdrawn: paused")
+
+// campaign runs one candidacy. It is withdrawn when replay fails (a broken
+// log must not let this node win and stall the cluster) or when the
+// cluster pauses.
+func (n *Node) campaign(ctx context.Context, s *election.Session, val cluster.LeaderValue, tailDone chan error) (*election.Leadership, error) {
+	cctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	pch := n.pauseChanged()
+	if n.Paused() {
+		return nil, errPausedCampaign
+	}
+	go func() {
+		select {
+		case err := <-tailDone:
+			tailDone <- err
+			if err != nil {
+				stop(err)
+			}
+		case <-pch:
+			if n.Paused() {
+				stop(errPausedCampaign)
+			}
+		case <-cctx.Done():
+		}
+	}()
+	l, err := election.Campaign(cctx, s, n.cfg.Keys.Election(), val.Encode())
+	if err != nil && errors.Is(context.Cause(cctx), errPausedCampaign) && ctx.Err() == nil {
+		return nil, errPausedCampaign
+	}
+	return l, err
 }
 
 func (n *Node) setReplayErr(err error) {
@@ -345,6 +382,11 @@ func (n *Node) setReplayErr(err error) {
 func (n *Node) serveAsLeader(ctx context.Context, l *election.Leadership, tailer *walship.Tailer, stopTailer func() error) error {
 	won := time.Now()
 	lctx := l.Context()
+	if to, ok := n.yieldsToSwitchover(lctx); ok {
+		n.log.Info("won the election during a switchover to another member; stepping aside", "to", to)
+		l.Resign(context.WithoutCancel(ctx))
+		return nil
+	}
 	n.setRole(cluster.RoleCatchingUp, fmt.Sprintf("won election with token %d", l.Token()))
 	appliedAtWin := n.state.AppliedIndex()
 
@@ -433,8 +475,12 @@ func (n *Node) serveAsLeader(ctx context.Context, l *election.Leadership, tailer
 	case <-app.Done():
 	case <-ctx.Done():
 	}
+	if ctx.Err() != nil && lctx.Err() == nil {
+		// A graceful stop: say so, for the next primary's history.
+		n.handover(context.WithoutCancel(ctx), "shutdown", l.Token())
+	}
 	n.mu.Lock()
-	n.lead, n.appender = nil, nil
+	n.lead, n.appender, n.draining = nil, nil, ""
 	n.mu.Unlock()
 	why := "shutting down"
 	if err := app.Err(); err != nil {
@@ -456,13 +502,18 @@ func (n *Node) observeBatch(records, bytes int, took time.Duration) {
 
 // writeHistory records this leadership change in etcd under the fence.
 func (n *Node) writeHistory(ctx context.Context, l *election.Leadership, p cluster.Promotion) {
-	reason := "first start"
-	if p.PreviousToken != 0 {
-		reason = "failover"
-	}
+	reason, since := n.historyReason(ctx, p)
 	rec := cluster.HistoryRecord{
 		Time: time.Now().UTC(), NewPrimary: n.cfg.NodeID, Token: p.Token, PreviousToken: p.PreviousToken,
 		Reason: reason, Phases: cluster.Phases{CatchUpMs: p.CatchUpMs, FirstWriteMs: p.FirstWriteMs},
+	}
+	if since != nil {
+		// Wall clocks of two hosts: a display figure, not a safety one.
+		detect := cluster.Ms(time.Unix(0, p.WonUnixNano).Sub(*since))
+		total := cluster.Ms(time.Unix(0, p.ServingUnixNano).Sub(*since))
+		if detect >= 0 {
+			rec.Phases.DetectMs, rec.Phases.TotalMs = &detect, &total
+		}
 	}
 	b, _ := json.Marshal(rec)
 	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -493,6 +544,9 @@ func (n *Node) notPrimary() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	e := &NotPrimaryError{Reason: n.role}
+	if n.draining != "" {
+		e.Reason = "switching over to " + n.draining
+	}
 	if n.leader.NodeID != "" && n.leader.NodeID != n.cfg.NodeID {
 		e.NodeID, e.Address = n.leader.NodeID, n.leader.Address
 	}
@@ -504,11 +558,15 @@ func (n *Node) notPrimary() error {
 // ErrNotPrimary (not applied), ErrUnknownOutcome (maybe applied).
 func (n *Node) Propose(ctx context.Context, op meta.Op) (meta.Result, error) {
 	n.mu.Lock()
-	app := n.appender
+	app, draining := n.appender, n.draining
+	if app != nil && draining == "" {
+		n.inflight.Add(1)
+	}
 	n.mu.Unlock()
-	if app == nil {
+	if app == nil || draining != "" {
 		return meta.Result{}, n.notPrimary()
 	}
+	defer n.inflight.Done()
 	if op.ClientID != "" {
 		if r, ok := n.state.Dedup(op.ClientID, op.Seq); ok {
 			return r, nil

@@ -272,3 +272,14 @@ func FetchFrom(opts ...grpc.DialOption) func(ctx context.Context, addr string, w
 		}
 	}
 }
+
+// Switchover hands leadership to r.To.
+func (s *Server) Switchover(ctx context.Context, r *masterpb.SwitchoverRequest) (*masterpb.SwitchoverResponse, error) {
+	if err := s.n.Switchover(ctx, r.To); err != nil {
+		if errors.Is(err, node.ErrTargetNotReady) || errors.Is(err, node.ErrPaused) {
+			return nil, status.Error(codes.FailedPrecondition, err.Error())
+		}
+		return nil, toStatus(err)
+	}
+	return &masterpb.SwitchoverResponse{AppliedIndex: s.n.State().AppliedIndex()}, nil
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gfsha/master/internal/ctl"
+)
+
+func ctlSwitchover() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "switchover --to NODE",
+		Short: "Hand leadership gracefully to a caught-up standby; no write is lost",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			to, _ := cmd.Flags().GetString("to")
+			if to == "" {
+				return usageError{fmt.Errorf("switchover: --to NODE is required (see `master ctl status` for the standbys)")}
+			}
+			e, err := newCtlEnv(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.cancel()
+			wait, _ := cmd.Flags().GetDuration("wait")
+			r, err := ctl.Switchover(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster, to, e.cfg.c.Conn, wait)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(r)
+			}
+			fmt.Fprintf(e.out, "switched over %s → %s (token %d → %d) in %.1f ms; last index of %s: %d\n",
+				r.From, r.To, r.OldToken, r.NewToken, r.SwitchoverTimeMs, r.From, r.LastIndex)
+			return nil
+		},
+	}
+	c.Flags().String("to", "", "the standby to hand over to")
+	c.Flags().Duration("wait", 20*time.Second, "how long to wait for the target to serve")
+	return c
+}
+
+func ctlPause(pause bool) *cobra.Command {
+	use, short := "pause", "Maintenance mode: no automatic failover until resume (the primary keeps serving)"
+	if !pause {
+		use, short = "resume", "Leave maintenance mode: standbys campaign again"
+	}
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := newCtlEnv(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.cancel()
+			if pause {
+				err = ctl.Pause(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster)
+			} else {
+				err = ctl.Resume(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster)
+			}
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(map[string]any{"cluster": e.cfg.cluster, "paused": pause})
+			}
+			fmt.Fprintf(e.out, "cluster %s paused: %v\n", e.cfg.cluster, pause)
+			return nil
+		},
+	}
+}
+
+func ctlHistory() *cobra.Command {
+	return &cobra.Command{
+		Use:   "history",
+		Short: "Past leadership changes with their reasons and phases",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := newCtlEnv(cmd)
+			if err != nil {
+				return err
+			}
+			defer e.cancel()
+			hs, err := ctl.History(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(map[string]any{"cluster": e.cfg.cluster, "history": hs})
+			}
+			tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TIME\tNEW PRIMARY\tTOKEN\tPREVIOUS\tREASON\tDETECT MS\tCATCH UP MS\tFIRST WRITE MS")
+			for _, h := range hs {
+				detect := "-"
+				if h.Phases.DetectMs != nil {
+					detect = fmt.Sprintf("%.1f", *h.Phases.DetectMs)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%.2f\t%.2f\n", h.Time.Format(time.RFC3339), h.NewPrimary, h.Token,
+					h.PreviousToken, h.Reason, detect, h.Phases.CatchUpMs, h.Phases.FirstWriteMs)
+			}
+			return tw.Flush()
+		},
+	}
+}
