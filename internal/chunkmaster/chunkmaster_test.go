@@ -397,9 +397,7 @@ func TestFullDiskFailsPutClearly(t *testing.T) {
 		}
 		return fullDisk{File: f, budget: &budget}, nil
 	}}
-	e.stopCS(2)
-	e.startCS(2)
-	e.waitAttached(3, 5*time.Second)
+	e.restartCS(2)
 	before := randData(9, 1<<20+5)
 	e.put("/before", before)
 	budget.Store(0)
@@ -462,5 +460,35 @@ func TestLeaseOfCutOffHolderSuperseded(t *testing.T) {
 	t.Logf("write under the superseded lease: %v", status.Convert(err).Message())
 	if err := writeRaw(e, l2, []byte("after")); err != nil {
 		t.Fatalf("write under the new lease: %v", err)
+	}
+}
+
+// TestHeartbeatRules: a heartbeat under an older token is answered with
+// the master's token and not registered; one under a newer token is
+// refused (this master is deposed); a second chunkserver with a live one's
+// id is refused.
+func TestHeartbeatRules(t *testing.T) {
+	e := startEnv(t, 1, 1, testChunk())
+	p := e.primary()
+	tok := p.Node.Status().Token
+	m := e.master(p)
+	for _, tc := range []struct {
+		name     string
+		req      *chunkpb.HeartbeatRequest
+		wantCode codes.Code
+		wantReg  bool
+	}{
+		{"older token", &chunkpb.HeartbeatRequest{Id: "x1", Address: "127.0.0.1:1", Token: tok - 1, Full: true}, codes.OK, false},
+		{"current token", &chunkpb.HeartbeatRequest{Id: "x1", Address: "127.0.0.1:1", Token: tok, Full: true}, codes.OK, true},
+		{"newer token", &chunkpb.HeartbeatRequest{Id: "x2", Address: "127.0.0.1:2", Token: tok + 1, Full: true}, codes.PermissionDenied, false},
+		{"id of a live chunkserver", &chunkpb.HeartbeatRequest{Id: "cs1", Address: "127.0.0.1:3", Token: tok, Full: true}, codes.AlreadyExists, false},
+	} {
+		r, err := m.Heartbeat(e.ctx(5*time.Second), tc.req)
+		if status.Code(err) != tc.wantCode || (err == nil && (r.Registered != tc.wantReg || r.Token != tok)) {
+			t.Errorf("%s: Heartbeat = %v, %v; want code %v, registered %v, token %d", tc.name, r, err, tc.wantCode, tc.wantReg, tok)
+		}
+		if err != nil {
+			t.Logf("%s: %v", tc.name, status.Convert(err).Message())
+		}
 	}
 }

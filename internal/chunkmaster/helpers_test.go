@@ -112,6 +112,30 @@ func (e *env) startCS(i int) *chunkserver.Server {
 	return cs
 }
 
+// restartCS restarts chunkserver i (on a new port) and waits until the
+// primary has it registered at its new address.
+func (e *env) restartCS(i int) {
+	e.t.Helper()
+	e.stopCS(i)
+	cs := e.startCS(i)
+	e.waitFor(10*time.Second, cs.ID()+" registered at its new address", func() bool {
+		p := e.dc.Primary()
+		if p == nil {
+			return false
+		}
+		snap := p.Chunks.Snapshot()
+		if snap == nil {
+			return false
+		}
+		for _, c := range snap.Chunkservers {
+			if c.ID == cs.ID() && c.Address == cs.Addr() {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 func (e *env) stopCS(i int) {
 	e.css[i].Close()
 	e.css[i] = nil

@@ -6,6 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/gfsha/master/api/chunkpb"
 	"github.com/gfsha/master/internal/fencing"
 )
@@ -107,13 +110,17 @@ func (t *term) aliveLocked(s *server, now time.Time) bool {
 
 // heartbeat handles one heartbeat from a chunkserver that obeys this term's
 // token. index is the applied index at its arrival.
-func (t *term) heartbeat(r *chunkpb.HeartbeatRequest, index uint64) *chunkpb.HeartbeatResponse {
+func (t *term) heartbeat(r *chunkpb.HeartbeatRequest, index uint64) (*chunkpb.HeartbeatResponse, error) {
 	now := time.Now()
 	resp := &chunkpb.HeartbeatResponse{Token: int64(t.token), Master: t.m.n.ID(), Registered: true}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.servers[r.Id]
 	if s != nil && s.addr != r.Address {
+		if t.aliveLocked(s, now) {
+			return nil, status.Errorf(codes.AlreadyExists, "chunkserver id %s is in use by the chunkserver at %s, which heartbeats; give the one at %s another --id",
+				r.Id, s.addr, r.Address)
+		}
 		// Restarted elsewhere: start over with it.
 		t.dropServerLocked(s)
 		s = nil
@@ -121,7 +128,7 @@ func (t *term) heartbeat(r *chunkpb.HeartbeatRequest, index uint64) *chunkpb.Hea
 	if s == nil {
 		if !r.Full {
 			resp.NeedFull, resp.Registered = true, false
-			return resp
+			return resp, nil
 		}
 		s = &server{id: r.Id, addr: r.Address, registered: now, chunks: map[uint64]*replica{}}
 		t.servers[r.Id] = s
@@ -133,7 +140,7 @@ func (t *term) heartbeat(r *chunkpb.HeartbeatRequest, index uint64) *chunkpb.Hea
 		if r.Generation != s.gen {
 			resp.NeedFull = true
 		}
-		return resp
+		return resp, nil
 	}
 	s.gen = r.Generation
 	seen := make(map[uint64]bool, len(r.Chunks))
@@ -160,7 +167,7 @@ func (t *term) heartbeat(r *chunkpb.HeartbeatRequest, index uint64) *chunkpb.Hea
 	for _, l := range r.Leases {
 		t.adoptLocked(s, l, now)
 	}
-	return resp
+	return resp, nil
 }
 
 // adoptLocked takes over a lease a chunkserver reports holding. A lease this

@@ -132,10 +132,12 @@ func (t *term) scan() {
 				t.m.log.Info("stale replica", "chunkserver", s.id, "handle", h, "version", r.version, "current", ref.version, "path", ref.path)
 			}
 			t.removeReplicaLocked(s, h)
-			if orphan {
+			if orphan && len(t.replicas[h]) == 0 {
+				// No file holds it and no handle is reused: forget it.
 				delete(t.leases, h)
 				delete(t.own, h)
 				delete(t.lost, h)
+				delete(t.handleMus, h)
 			}
 		}
 	}

@@ -58,7 +58,7 @@ func (v *service) Heartbeat(ctx context.Context, r *chunkpb.HeartbeatRequest) (*
 		// Not registered until it proves it obeys our token.
 		return &chunkpb.HeartbeatResponse{Token: int64(t.token), Master: v.m.n.ID(), NeedFull: true}, nil
 	}
-	return t.heartbeat(r, v.m.n.State().AppliedIndex()), nil
+	return t.heartbeat(r, v.m.n.State().AppliedIndex())
 }
 
 // entry is the file at path, read on the valid primary.
