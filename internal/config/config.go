@@ -1,7 +1,9 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"time"
@@ -43,6 +45,25 @@ type Etcd struct {
 	Compact     bool          // etcd.compact: compact etcd's history after each log trim
 	TLS         TLS
 }
+
+// plainEtcd is Etcd without its methods, so that formatting does not recurse.
+type plainEtcd Etcd
+
+func (e Etcd) redacted() plainEtcd {
+	p := plainEtcd(e)
+	if p.Password != "" {
+		p.Password = "****"
+	}
+	return p
+}
+
+// String formats e as %+v would, with a non-empty password as "****", so
+// that printing or logging a Config (or its Etcd) cannot show the password.
+func (e Etcd) String() string { return fmt.Sprintf("%+v", e.redacted()) }
+
+// MarshalJSON encodes e with a non-empty password as "****" (slog's JSON
+// handler, for one, encodes values so).
+func (e Etcd) MarshalJSON() ([]byte, error) { return json.Marshal(e.redacted()) }
 
 // TLS is the client TLS setting for etcd (keys etcd.tls.*). Cert and Key are
 // set together or not at all.

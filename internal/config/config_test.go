@@ -1,9 +1,12 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -33,6 +36,31 @@ func TestRedacted(t *testing.T) {
 		got.Etcd.Endpoints[0], got.Etcd.Password = c.Etcd.Endpoints[0], c.Etcd.Password
 		if !reflect.DeepEqual(got, c) {
 			t.Errorf("Redacted() changed more than the password: %+v", got)
+		}
+	}
+}
+
+// TestPasswordNotPrinted: however a Config is printed or logged, the
+// password does not show.
+func TestPasswordNotPrinted(t *testing.T) {
+	c := allKeysConfig()
+	c.Etcd.Password = "s3cret-Pa55"
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "config", c, "etcd", c.Etcd)
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "config", c, "etcd", c.Etcd)
+	outputs := map[string]string{
+		"%v":      fmt.Sprintf("%v", c),
+		"%+v":     fmt.Sprintf("%+v", c),
+		"%s":      fmt.Sprintf("%s", c.Etcd),
+		"Etcd %v": fmt.Sprintf("%v", c.Etcd),
+		"slog":    logged.String(),
+	}
+	for how, out := range outputs {
+		if strings.Contains(out, c.Etcd.Password) {
+			t.Errorf("%s prints the password: %s", how, out)
+		}
+		if !strings.Contains(out, c.Etcd.Username) || !strings.Contains(out, "****") {
+			t.Errorf("%s = %s; want the user name and **** for the password", how, out)
 		}
 	}
 }
