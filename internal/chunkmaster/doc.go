@@ -23,12 +23,17 @@
 //     other lease is granted on a chunk from before this term until the lease
 //     duration has passed since the term began (see lease.go).
 //   - A replica whose version is below the logged one is stale: it is never
-//     handed to a client, and it is deleted. A replica of a chunk no file
+//     handed to a client, and it is deleted once a current replica lives. A replica of a chunk no file
 //     holds is deleted, but only after a scan of a state at least as new as
 //     its report (so a chunk being allocated is never taken for garbage).
 //   - Chunks with fewer live current replicas than Config.Replication are
 //     copied from a current replica to another chunkserver, with no lease
 //     live on them during the copy.
+//
+// A lease whose holder stops heartbeating (dead, or cut off) is superseded
+// before it expires only when one of its secondaries took the new version:
+// the old holder can then complete no write, since every write must be
+// applied on every secondary. With no secondary, it is waited out.
 //
 // What it does not guarantee: that a chunkserver cut off from etcd learns of
 // a new primary (it keeps the lease it holds until it expires, and the new

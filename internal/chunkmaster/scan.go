@@ -109,7 +109,9 @@ func (t *term) scan() {
 		for h, r := range s.chunks {
 			ref, known := refs[h]
 			orphan := !known && r.index <= index
-			stale := known && r.version < ref.version
+			// A stale replica is kept while no current one lives: it is
+			// never served, but it is all an operator could recover from.
+			stale := known && r.version < ref.version && len(t.currentLocked(h, ref.version, now)) > 0
 			if !orphan && !stale {
 				continue
 			}
