@@ -88,6 +88,10 @@ type MemberStatus struct {
 	LagEntries      uint64     `json:"lag_entries"`
 	LagMs           float64    `json:"lag_ms"`
 	CheckpointIndex uint64     `json:"checkpoint_index"`
+	// OldestCheckpointIndex is the oldest checkpoint kept on disk: the log
+	// is trimmed only below it, so a member whose newest checkpoint is
+	// damaged can still fall back to it and replay.
+	OldestCheckpointIndex uint64 `json:"oldest_checkpoint_index,omitempty"`
 	Token           int64      `json:"token,omitempty"`
 	Digest          string     `json:"digest,omitempty"`
 	ReplayError     string     `json:"replay_error,omitempty"`

@@ -17,8 +17,9 @@ import (
 	"github.com/gfsha/master/internal/walship"
 )
 
-// FetchFunc streams the newest checkpoint of the peer at addr into w.
-type FetchFunc func(ctx context.Context, addr string, w io.Writer) error
+// FetchFunc streams the newest checkpoint of the peer at addr into w; the
+// peer writes a fresh one first if its newest is older than minIndex.
+type FetchFunc func(ctx context.Context, addr string, minIndex uint64, w io.Writer) error
 
 // errNeedCheckpoint: replay cannot go on from the local state (the log was
 // trimmed past it); a checkpoint must be fetched from a peer first.
@@ -40,7 +41,17 @@ func (n *Node) restore() error {
 	n.lastToken = info.Token
 	n.mu.Unlock()
 	n.ckptIndex.Store(info.Index)
+	n.noteOldestCheckpoint()
 	return nil
+}
+
+// noteOldestCheckpoint records the oldest checkpoint kept on disk.
+func (n *Node) noteOldestCheckpoint() {
+	list, err := n.store.List()
+	if err != nil || len(list) == 0 {
+		return
+	}
+	n.ckptOldest.Store(list[len(list)-1].Index)
 }
 
 // Checkpoint writes a checkpoint of the current state now and returns its
@@ -67,6 +78,7 @@ func (n *Node) Checkpoint() (uint64, error) {
 	if err := n.store.Prune(); err != nil {
 		n.log.Warn("pruning old checkpoints", "err", err)
 	}
+	n.noteOldestCheckpoint()
 	// Publish at once: the primary trims by the indexes members publish.
 	if err := n.publishOnce(context.Background(), true); err != nil {
 		n.kickStatus()
@@ -74,10 +86,18 @@ func (n *Node) Checkpoint() (uint64, error) {
 	return info.Index, nil
 }
 
-// OpenCheckpoint opens the newest local checkpoint for a peer.
-func (n *Node) OpenCheckpoint() (io.ReadCloser, checkpoint.Info, error) {
+// OpenCheckpoint opens the newest local checkpoint for a peer, writing a
+// new one first when the newest is older than minIndex (the peer needs
+// records that were trimmed from the log).
+func (n *Node) OpenCheckpoint(minIndex uint64) (io.ReadCloser, checkpoint.Info, error) {
 	if n.store == nil {
 		return nil, checkpoint.Info{}, checkpoint.ErrNone
+	}
+	if n.ckptIndex.Load() < minIndex && n.state.AppliedIndex() >= minIndex {
+		n.log.Info("a peer needs a newer checkpoint than this member holds; writing one", "need", minIndex)
+		if _, err := n.Checkpoint(); err != nil {
+			return nil, checkpoint.Info{}, err
+		}
 	}
 	f, info, err := n.store.OpenLatest()
 	if err != nil {
@@ -172,22 +192,26 @@ func (n *Node) Trim(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Below the oldest checkpoint among the standbys: each of them can
-	// restart from its own. The primary's own checkpoints count only when
-	// it is alone; with standbys it writes none (they do), and were it to
-	// restart it would fetch a standby's.
+	// Below the OLDEST checkpoint every member keeps (its newest may turn
+	// out damaged; it falls back to the one before and replays from
+	// there). Among standbys only: the primary writes none while it has
+	// them, and were it to restart it would fetch one. Alone, its own.
 	upTo, others := uint64(0), 0
 	for _, m := range ms {
 		if m.NodeID == n.cfg.NodeID {
 			continue
 		}
-		if others == 0 || m.CheckpointIndex < upTo {
-			upTo = m.CheckpointIndex
+		oldest := m.OldestCheckpointIndex
+		if oldest == 0 || oldest > m.CheckpointIndex {
+			oldest = m.CheckpointIndex
+		}
+		if others == 0 || oldest < upTo {
+			upTo = oldest
 		}
 		others++
 	}
 	if others == 0 {
-		upTo = n.ckptIndex.Load()
+		upTo = n.ckptOldest.Load()
 	}
 	if upTo == 0 || upTo <= n.trimmedTo.Load() {
 		return n.trimmedTo.Load() + 1, nil
@@ -222,7 +246,9 @@ func (n *Node) fetchCheckpoint(ctx context.Context) error {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].CheckpointIndex > ms[j].CheckpointIndex })
 	for _, m := range ms {
-		if m.NodeID == n.cfg.NodeID || m.CheckpointIndex+1 < first || m.Address == "" {
+		// A peer whose checkpoints are older than the log's start writes a
+		// fresh one on request.
+		if m.NodeID == n.cfg.NodeID || m.Address == "" || m.ReplayError != "" {
 			continue
 		}
 		start := time.Now()
@@ -230,7 +256,7 @@ func (n *Node) fetchCheckpoint(ctx context.Context) error {
 		pr, pw := io.Pipe()
 		errc := make(chan error, 1)
 		go func() {
-			err := n.cfg.Fetch(ctx, m.Address, pw)
+			err := n.cfg.Fetch(ctx, m.Address, first-1, pw)
 			pw.CloseWithError(err)
 			errc <- err
 		}()

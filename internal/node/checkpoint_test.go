@@ -21,12 +21,12 @@ import (
 // peers lets nodes fetch checkpoints from each other in-process.
 type peers map[string]*Node
 
-func (p peers) fetch(_ context.Context, addr string, w io.Writer) error {
+func (p peers) fetch(_ context.Context, addr string, minIndex uint64, w io.Writer) error {
 	n, ok := p[addr]
 	if !ok {
 		return fmt.Errorf("no peer at %s", addr)
 	}
-	f, _, err := n.OpenCheckpoint()
+	f, _, err := n.OpenCheckpoint(minIndex)
 	if err != nil {
 		return err
 	}

@@ -85,16 +85,17 @@ type Node struct {
 	statusKick chan struct{}
 	promoted   chan struct{} // closed and replaced each time this node starts serving
 
-	pub       statusPub
-	paused    atomic.Bool
-	pauseCh   chan struct{}  // closed and replaced on every pause change
-	draining  string         // switchover target while handing over; guarded by mu
-	inflight  sync.WaitGroup // proposals being appended
-	store     *checkpoint.Store
-	ckptMu    sync.Mutex    // serializes checkpoint writes
-	ckptIndex atomic.Uint64 // newest local checkpoint
-	ckptAt    atomic.Int64
-	trimmedTo atomic.Uint64
+	pub        statusPub
+	paused     atomic.Bool
+	pauseCh    chan struct{}  // closed and replaced on every pause change
+	draining   string         // switchover target while handing over; guarded by mu
+	inflight   sync.WaitGroup // proposals being appended
+	store      *checkpoint.Store
+	ckptMu     sync.Mutex    // serializes checkpoint writes
+	ckptIndex  atomic.Uint64 // newest local checkpoint
+	ckptOldest atomic.Uint64 // oldest local checkpoint kept
+	ckptAt     atomic.Int64
+	trimmedTo  atomic.Uint64
 
 	// applyHook, in tests, runs before each record is applied.
 	applyHook func(walship.Record)
@@ -655,6 +656,7 @@ func (n *Node) Status() cluster.MemberStatus {
 	n.mu.Unlock()
 	st.AppliedIndex = n.state.AppliedIndex()
 	st.CheckpointIndex = n.ckptIndex.Load()
+	st.OldestCheckpointIndex = n.ckptOldest.Load()
 	if app == nil && tailer != nil {
 		ts := tailer.Status()
 		st.LagEntries = ts.LagEntries

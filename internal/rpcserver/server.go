@@ -218,8 +218,8 @@ func (s *Server) Trim(ctx context.Context, _ *masterpb.TrimRequest) (*masterpb.T
 }
 
 // FetchCheckpoint streams this member's newest checkpoint file.
-func (s *Server) FetchCheckpoint(_ *masterpb.FetchCheckpointRequest, stream grpc.ServerStreamingServer[masterpb.CheckpointChunk]) error {
-	f, info, err := s.n.OpenCheckpoint()
+func (s *Server) FetchCheckpoint(r *masterpb.FetchCheckpointRequest, stream grpc.ServerStreamingServer[masterpb.CheckpointChunk]) error {
+	f, info, err := s.n.OpenCheckpoint(r.MinIndex)
 	if err != nil {
 		return status.Error(codes.NotFound, err.Error())
 	}
@@ -247,14 +247,14 @@ func (s *Server) FetchCheckpoint(_ *masterpb.FetchCheckpointRequest, stream grpc
 }
 
 // FetchFrom returns a node.FetchFunc that dials peers with opts.
-func FetchFrom(opts ...grpc.DialOption) func(ctx context.Context, addr string, w io.Writer) error {
-	return func(ctx context.Context, addr string, w io.Writer) error {
+func FetchFrom(opts ...grpc.DialOption) func(ctx context.Context, addr string, minIndex uint64, w io.Writer) error {
+	return func(ctx context.Context, addr string, minIndex uint64, w io.Writer) error {
 		cc, err := grpc.NewClient(addr, opts...)
 		if err != nil {
 			return fmt.Errorf("fetch checkpoint from %s: %w", addr, err)
 		}
 		defer cc.Close()
-		st, err := masterpb.NewMasterClient(cc).FetchCheckpoint(ctx, &masterpb.FetchCheckpointRequest{})
+		st, err := masterpb.NewMasterClient(cc).FetchCheckpoint(ctx, &masterpb.FetchCheckpointRequest{MinIndex: minIndex})
 		if err != nil {
 			return err
 		}

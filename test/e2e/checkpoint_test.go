@@ -130,10 +130,10 @@ func TestBothMastersKilledRecoverEverything(t *testing.T) {
 
 // TestCorruptLatestCheckpointFallsBack damages a master's newest
 // checkpoint while it is down. On restart it logs that the checkpoint is
-// unusable, renames it *.corrupt and loads the previous one; when the log
-// still covers that one it replays from there, and when the log was trimmed
-// past it (a standby whose peers trimmed below its newest checkpoint) it
-// fetches the primary's. It then holds every acknowledged file: it reaches
+// unusable, renames it *.corrupt and loads the previous one, and replays
+// the log from there: the log is trimmed only below the oldest checkpoint
+// each member keeps, so no peer is needed. It then holds every acknowledged
+// file: it reaches
 // the primary's digest and takes over when the primary stops, or, alone,
 // serves them itself.
 func TestCorruptLatestCheckpointFallsBack(t *testing.T) {
@@ -170,9 +170,11 @@ func TestCorruptLatestCheckpointFallsBack(t *testing.T) {
 			},
 		},
 		{
-			name:      "standby, log trimmed past previous checkpoint",
-			second:    ctlCheckpoint,
-			wantFetch: true,
+			// Trimming keeps the oldest checkpoint every member holds, so
+			// even after two rounds of ctl checkpoint the standby can fall
+			// back to its previous one without a peer.
+			name:   "standby, both checkpoints by ctl checkpoint",
+			second: ctlCheckpoint,
 		},
 		{
 			// Alone there is no peer to fetch from: the log must still
