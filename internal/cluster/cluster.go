@@ -79,23 +79,23 @@ type Promotion struct {
 // MemberStatus is one member's entry of `ctl status`, kept in etcd under the
 // member's session lease.
 type MemberStatus struct {
-	NodeID          string     `json:"node_id"`
-	Role            string     `json:"role"`
-	Address         string     `json:"address"`
-	HTTPAddress     string     `json:"http_address"`
-	LeaseID         string     `json:"lease_id"`
-	AppliedIndex    uint64     `json:"applied_index"`
-	LagEntries      uint64     `json:"lag_entries"`
-	LagMs           float64    `json:"lag_ms"`
-	CheckpointIndex uint64     `json:"checkpoint_index"`
+	NodeID          string  `json:"node_id"`
+	Role            string  `json:"role"`
+	Address         string  `json:"address"`
+	HTTPAddress     string  `json:"http_address"`
+	LeaseID         string  `json:"lease_id"`
+	AppliedIndex    uint64  `json:"applied_index"`
+	LagEntries      uint64  `json:"lag_entries"`
+	LagMs           float64 `json:"lag_ms"`
+	CheckpointIndex uint64  `json:"checkpoint_index"`
 	// OldestCheckpointIndex is the oldest checkpoint kept on disk: the log
 	// is trimmed only below it, so a member whose newest checkpoint is
 	// damaged can still fall back to it and replay.
-	OldestCheckpointIndex uint64 `json:"oldest_checkpoint_index,omitempty"`
-	Token           int64      `json:"token,omitempty"`
-	Digest          string     `json:"digest,omitempty"`
-	ReplayError     string     `json:"replay_error,omitempty"`
-	LastPromotion   *Promotion `json:"last_promotion,omitempty"`
+	OldestCheckpointIndex uint64     `json:"oldest_checkpoint_index,omitempty"`
+	Token                 int64      `json:"token,omitempty"`
+	Digest                string     `json:"digest,omitempty"`
+	ReplayError           string     `json:"replay_error,omitempty"`
+	LastPromotion         *Promotion `json:"last_promotion,omitempty"`
 }
 
 // HistoryRecord is one leadership change, written by the new primary under
