@@ -19,8 +19,10 @@
 //     before the revoke to that moment, wal_entries_replayed is what the new
 //     primary replayed after winning. The failed master notices, starts a
 //     fresh session and campaigns again as a standby; the reply waits for
-//     that (same bound), so failover can repeat and fail back. Naming a
-//     standby changes nothing: the primary stays, both figures are 0.
+//     that and for every standby to replay the new primary's first write
+//     (same bound), so failover can repeat and fail back, and the next
+//     shadow_status sees the group settled. Naming a standby changes
+//     nothing: the primary stays, both figures are 0.
 //
 // Guarantees:
 //   - Requests are answered one at a time, in input order; each reply's

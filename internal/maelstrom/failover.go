@@ -23,14 +23,16 @@ type failoverResult struct {
 // `etcdctl lease revoke` does: its election key and status vanish, and it
 // notices through its watches within milliseconds), and failover waits up
 // to timeout for another master to serve. Then it waits, within the same
-// bound, until the failed master campaigns again as a standby, so that the
-// next failover can fail back to it; if it does not, the result is still
-// reported and the delay is logged.
+// bound, until the failed master campaigns again as a standby and every
+// standby has replayed the new primary's first write, so that the next
+// failover can fail back and the next status sees a settled group; if that
+// does not happen in time, the result is still reported and the delay
+// logged.
 //
 // When it is a standby, nothing is revoked: the primary stays.
 func (g *group) failover(ctx context.Context, failed string, timeout time.Duration) (failoverResult, error) {
 	var res failoverResult
-	m := g.member(failed)
+	m := g.byID(failed)
 	p := g.primary()
 	if p == nil {
 		return res, ErrNoPrimary
@@ -63,12 +65,14 @@ func (g *group) failover(ctx context.Context, failed string, timeout time.Durati
 	}
 
 	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	// Take each standby's promotion channel before revoking, so that no
 	// promotion can be missed.
 	promoted := make(chan *member, len(others))
 	var wg sync.WaitGroup
-	defer wg.Wait() // runs after cancel: every waiter returns
+	defer func() {
+		cancel() // ends the waiters of standbys that were not promoted
+		wg.Wait()
+	}()
 	for _, o := range others {
 		ch := o.node.Promoted()
 		wg.Add(1)
@@ -100,11 +104,19 @@ func (g *group) failover(ctx context.Context, failed string, timeout time.Durati
 	g.log.Info("failover", "failed", failed, "new_primary", np.id, "ms", res.FailoverTimeMs,
 		"replayed", res.WALEntriesReplayed)
 
+	// Settle before replying: the failed master back in the queue, and
+	// every standby caught up with the new primary's first write, so the
+	// next request sees the group as it now stands.
 	rctx, rcancel := context.WithTimeout(ctx, timeout)
 	defer rcancel()
-	if err := g.waitStandby(rctx, m); err != nil {
-		g.log.Warn("failed master has not rejoined as a standby; the next failover may find no shadow",
-			"node", failed, "waited", timeout, "err", err)
+	for _, o := range g.members {
+		if o == np {
+			continue
+		}
+		if err := g.waitStandby(rctx, o); err != nil {
+			g.log.Warn("master has not settled as a caught-up standby; the next failover may not find it",
+				"node", o.id, "failed", o == m, "waited", timeout, "err", err)
+		}
 	}
 	return res, nil
 }

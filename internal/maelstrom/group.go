@@ -138,8 +138,8 @@ func (g *group) startMember(ctx context.Context, id string) (*member, error) {
 	return m, nil
 }
 
-// member returns the master named id, or nil.
-func (g *group) member(id string) *member {
+// byID returns the master named id, or nil.
+func (g *group) byID(id string) *member {
 	for _, m := range g.members {
 		if m.id == id {
 			return m
@@ -217,35 +217,54 @@ func (g *group) waitStandby(ctx context.Context, m *member) error {
 }
 
 // close stops every master, then etcd, and removes the data directory.
-// It is safe to call twice.
+// Masters get StopTimeout in all to stop (each revokes its own lease), etcd
+// gets StopTimeout too; past either bound close logs and goes on, so that
+// the process exits promptly anyway. It is safe to call twice.
 func (g *group) close() {
 	g.closeOnce.Do(func() {
 		began := time.Now()
 		for _, m := range g.members {
 			m.cancel()
 		}
+		deadline := time.NewTimer(g.cfg.StopTimeout)
+		defer deadline.Stop()
+	wait:
 		for _, m := range g.members {
-			t := time.NewTimer(g.cfg.StopTimeout)
 			select {
 			case <-m.done:
-			case <-t.C:
-				g.log.Warn("master did not stop in time; abandoning it", "node", m.id, "after", g.cfg.StopTimeout)
+			case <-deadline.C:
+				g.log.Warn("masters did not stop in time; abandoning them", "after", g.cfg.StopTimeout)
+				break wait
 			}
-			t.Stop()
-			m.client.Close()
 		}
+		for _, m := range g.members {
+			m.client.Close() // also ends an abandoned master's etcd calls
+		}
+		mastersStopped := time.Since(began)
 		if g.admin != nil {
 			g.admin.Close()
 		}
 		if g.etcd != nil {
-			g.etcd.Close()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				g.etcd.Close()
+			}()
+			t := time.NewTimer(g.cfg.StopTimeout)
+			select {
+			case <-done:
+			case <-t.C:
+				g.log.Warn("etcd did not stop in time; abandoning it", "after", g.cfg.StopTimeout)
+			}
+			t.Stop()
 		}
+		etcdStopped := time.Since(began) - mastersStopped
 		if g.dir != "" {
 			if err := os.RemoveAll(g.dir); err != nil {
 				g.log.Warn("could not remove etcd's temporary directory", "dir", g.dir, "err", err)
 			}
 		}
-		g.log.Info("masters and etcd stopped", "took", time.Since(began))
+		g.log.Info("masters and etcd stopped", "took", time.Since(began), "masters", mastersStopped, "etcd", etcdStopped)
 	})
 }
 
@@ -258,7 +277,8 @@ func parseLease(hex string) (clientv3.LeaseID, error) {
 	return clientv3.LeaseID(id), nil
 }
 
-// waitFor polls cond, which must be cheap, until it holds or ctx ends.
+// waitFor polls cond, which must return quickly (an in-memory check or one
+// local etcd read), until it holds or ctx ends.
 func waitFor(ctx context.Context, cond func() bool) error {
 	if cond() {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -90,7 +91,7 @@ func runCase(t *testing.T, input ...string) result {
 	if err != nil {
 		t.Fatalf("master maelstrom: %v (after %v)\nstdout:\n%s\nstderr:\n%s", err, r.took, stdout.String(), r.stderr)
 	}
-	t.Logf("wall time %v (limit %v)", r.took.Round(time.Millisecond), caseLimit)
+	t.Logf("wall time %v (limit %v); %s", r.took.Round(time.Millisecond), caseLimit, phases(r.stderr))
 	if r.took >= caseLimit {
 		t.Errorf("case took %v; want < %v (embedded etcd start included)\nstderr:\n%s", r.took, caseLimit, r.stderr)
 	}
@@ -237,4 +238,27 @@ func checkFailover(t *testing.T, line string, inReplyTo, msgID int, newPrimary s
 	if !strings.Contains(line, fmt.Sprintf(wantKeys, inReplyTo, msgID, newPrimary)) || !strings.Contains(line, `, "failover_time_ms": `) {
 		t.Errorf("reply fields out of order: %s", line)
 	}
+}
+
+var phaseRE = regexp.MustCompile(`msg="(embedded etcd serving|masters running|masters and etcd stopped)"(.*)$`)
+
+// phases picks the timings the process logs on stderr: etcd serving and
+// masters running (since init began), and the stop at exit.
+func phases(stderr string) string {
+	names := map[string]string{
+		"embedded etcd serving": "etcd up", "masters running": "masters up", "masters and etcd stopped": "stop",
+	}
+	var out []string
+	for _, l := range strings.Split(stderr, "\n") {
+		m := phaseRE.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		for _, kv := range strings.Fields(m[2]) {
+			if k, v, _ := strings.Cut(kv, "="); k == "took" {
+				out = append(out, names[m[1]]+" "+v)
+			}
+		}
+	}
+	return strings.Join(out, ", ")
 }

@@ -1,6 +1,7 @@
 package maelstrom
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,8 +22,9 @@ const (
 	failoverTimeout = 4 * time.Second
 	// startTimeout bounds etcd's start and each master's first step.
 	startTimeout = 10 * time.Second
-	// stopTimeout bounds the wait for each master to stop.
-	stopTimeout = 5 * time.Second
+	// stopTimeout bounds the wait for the masters to stop, and then for
+	// etcd to stop, when the node exits.
+	stopTimeout = 2 * time.Second
 	// maxMasters bounds init's node_ids.
 	maxMasters = 9
 )
@@ -60,7 +62,7 @@ func (s *server) handleLine(ctx context.Context, line []byte) error {
 	case errors.Is(skip, errEmptyLine):
 		return nil
 	case skip != nil:
-		s.log.Warn("skipping input line", "why", skip.Error(), "line", truncate(line, 200))
+		s.log.Warn("skipping input line", "why", skip.Error(), "line", truncate(bytes.TrimSpace(line), 200))
 		return nil
 	case bad != nil:
 		return s.replyError(req, bad)
@@ -74,7 +76,7 @@ func (s *server) handleLine(ctx context.Context, line []byte) error {
 	var rerr *replyError
 	switch req.typ {
 	case "init":
-		typ, rerr = "init_ok", s.init(ctx, req)
+		typ, rerr = "init_ok", s.initialize(ctx, req)
 	case "shadow_status":
 		typ = "shadow_status_ok"
 		fields, rerr = s.shadowStatus(ctx)
@@ -91,10 +93,10 @@ func (s *server) handleLine(ctx context.Context, line []byte) error {
 	return s.reply(req, typ, fields...)
 }
 
-// init starts the masters. A repeated init naming the same node and
+// initialize starts the masters. A repeated init naming the same node and
 // masters is answered init_ok again without restarting anything; one that
 // differs is malformed (the masters cannot be re-cast while running).
-func (s *server) init(ctx context.Context, req request) *replyError {
+func (s *server) initialize(ctx context.Context, req request) *replyError {
 	id, rerr := req.str("node_id")
 	if rerr != nil {
 		return rerr
@@ -152,7 +154,7 @@ func (s *server) triggerFailover(ctx context.Context, req request) ([]Field, *re
 	if rerr != nil {
 		return nil, rerr
 	}
-	if s.group.member(failed) == nil {
+	if s.group.byID(failed) == nil {
 		return nil, malformed("trigger_failover: failed_master %q is not one of the masters (%s)",
 			failed, strings.Join(s.masters, ", "))
 	}
