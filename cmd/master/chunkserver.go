@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/gfsha/master/internal/chunkserver"
 	"github.com/gfsha/master/internal/server"
+	"github.com/gfsha/master/internal/tlsconfig"
 )
 
 func newChunkserver() *cobra.Command {
@@ -38,6 +40,16 @@ func newChunkserver() *cobra.Command {
 				return usageError{fmt.Errorf("--heartbeat-interval %v: use 10ms to 1m", interval)}
 			}
 			log := newLogger(cfg.Log.Level)
+			// The RPC's TLS (tls.*) as the masters have it: served, and
+			// used to dial the primary and other chunkservers.
+			serverOpts, err := tlsconfig.ServerOptions(cfg.TLS)
+			if err != nil {
+				return err
+			}
+			dial, err := tlsconfig.ClientDialOption(cfg.TLS)
+			if err != nil {
+				return err
+			}
 			etcd, err := server.Dial(cfg)
 			if err != nil {
 				return err
@@ -46,7 +58,8 @@ func newChunkserver() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			cs, err := chunkserver.Start(ctx, chunkserver.Config{ID: id, Dir: dir, Listen: listen, Etcd: etcd,
-				Cluster: cfg.Cluster, HeartbeatInterval: interval, Logger: log})
+				Cluster: cfg.Cluster, HeartbeatInterval: interval, Logger: log,
+				DialOptions: []grpc.DialOption{dial}, ServerOptions: serverOpts})
 			if err != nil {
 				return err
 			}

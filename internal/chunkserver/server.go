@@ -33,8 +33,11 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	Logger            *slog.Logger
 	Store             StoreOptions
-	// DialOptions are added to connections to masters and chunkservers.
+	// DialOptions are added to connections to masters and chunkservers
+	// (TLS: tlsconfig.ClientDialOption).
 	DialOptions []grpc.DialOption
+	// ServerOptions configure the gRPC server (TLS: tlsconfig.ServerOptions).
+	ServerOptions []grpc.ServerOption
 }
 
 // Server is one running chunkserver.
@@ -121,7 +124,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("chunkserver %s: --listen %s: %w", cfg.ID, cfg.Listen, err)
 	}
 	s.addr = l.Addr().String()
-	s.grpc = grpc.NewServer()
+	s.grpc = grpc.NewServer(cfg.ServerOptions...)
 	chunkpb.RegisterChunkserverServer(s.grpc, &service{s: s})
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
