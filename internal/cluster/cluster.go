@@ -79,12 +79,15 @@ type Promotion struct {
 // MemberStatus is one member's entry of `ctl status`, kept in etcd under the
 // member's session lease.
 type MemberStatus struct {
-	NodeID          string  `json:"node_id"`
-	Role            string  `json:"role"`
-	Address         string  `json:"address"`
-	HTTPAddress     string  `json:"http_address"`
-	LeaseID         string  `json:"lease_id"`
-	AppliedIndex    uint64  `json:"applied_index"`
+	NodeID       string `json:"node_id"`
+	Role         string `json:"role"`
+	Address      string `json:"address"`
+	HTTPAddress  string `json:"http_address"`
+	LeaseID      string `json:"lease_id"`
+	AppliedIndex uint64 `json:"applied_index"`
+	// LastFencedIndex is the log head as this member knows it (the primary
+	// writes it; a standby sees it through its watch).
+	LastFencedIndex uint64  `json:"last_fenced_index,omitempty"`
 	LagEntries      uint64  `json:"lag_entries"`
 	LagMs           float64 `json:"lag_ms"`
 	CheckpointIndex uint64  `json:"checkpoint_index"`

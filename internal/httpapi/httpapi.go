@@ -88,8 +88,18 @@ func NewMetrics(status func() cluster.MemberStatus) *Metrics {
 	gauge("gfsha_lag_entries", "Log entries fenced but not yet applied here.", func(s cluster.MemberStatus) float64 { return float64(s.LagEntries) })
 	gauge("gfsha_lag_seconds", "Age of the oldest unapplied log entry.", func(s cluster.MemberStatus) float64 { return s.LagMs / 1000 })
 	gauge("gfsha_token", "Fencing token held (0 unless primary).", func(s cluster.MemberStatus) float64 { return float64(s.Token) })
+	gauge("gfsha_last_fenced_index", "Log head (last fenced index) as this member knows it.", func(s cluster.MemberStatus) float64 { return float64(s.LastFencedIndex) })
+	gauge("gfsha_checkpoint_index", "Newest local checkpoint.", func(s cluster.MemberStatus) float64 { return float64(s.CheckpointIndex) })
 	r.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return x
+}
+
+// ChunkserversAttached adds the gauge of chunkservers registered with this
+// master (0 unless it serves).
+func (x *Metrics) ChunkserversAttached(n func() int) {
+	x.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gfsha_chunkservers_attached", Help: "Chunkservers registered with this primary.",
+	}, func() float64 { return float64(n()) }))
 }
 
 // RoleChanged implements node.Metrics.

@@ -657,10 +657,12 @@ func (n *Node) Status() cluster.MemberStatus {
 	st.AppliedIndex = n.state.AppliedIndex()
 	st.CheckpointIndex = n.ckptIndex.Load()
 	st.OldestCheckpointIndex = n.ckptOldest.Load()
+	st.LastFencedIndex = st.AppliedIndex
 	if app == nil && tailer != nil {
 		ts := tailer.Status()
 		st.LagEntries = ts.LagEntries
 		st.LagMs = cluster.Ms(ts.Lag)
+		st.LastFencedIndex = max(ts.Head, st.AppliedIndex)
 	}
 	return st
 }

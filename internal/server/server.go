@@ -187,6 +187,7 @@ func (s *Server) startChunks(o Options, log *slog.Logger) error {
 	cc.Logger = log
 	cc.DialOptions = append([]grpc.DialOption{s.rpcDial}, cc.DialOptions...)
 	s.Chunks = chunkmaster.New(s.Node, cc)
+	s.Metrics.ChunkserversAttached(s.Chunks.Attached)
 	chunkmaster.Register(s.grpc, s.Chunks)
 	return nil
 }
