@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -73,6 +74,38 @@ func TestFailoverKeepsEveryAcknowledgedCreate(t *testing.T) {
 	idx := c.WaitSameDigest(p, c.Other(p), 30*time.Second)
 	t.Logf("all %d acknowledged creates present on %s; %d creates failed (maybe applied, not checked): %v; digests equal at index %d",
 		checked, p.ID, failed, w.Errors(), idx)
+
+	// Every leadership change is in `ctl history`, with its reason: only
+	// ctl failover leaves a "revoke" marker; a bare etcdctl revoke, a kill
+	// and a pause all look like a lease that ran out.
+	h := c.Ctl("history", "-o", "json")
+	if h.Code != 0 {
+		t.Fatalf("ctl history: %s", h)
+	}
+	var hist struct {
+		History []struct {
+			NewPrimary string `json:"new_primary"`
+			Token      int64  `json:"token"`
+			Reason     string `json:"reason"`
+			Phases     struct {
+				CatchUpMs    *float64 `json:"catch_up_ms"`
+				FirstWriteMs *float64 `json:"first_write_ms"`
+			} `json:"phases"`
+		} `json:"history"`
+	}
+	if err := json.Unmarshal([]byte(h.Stdout), &hist); err != nil {
+		t.Fatalf("ctl history -o json: %v: %q", err, h.Stdout)
+	}
+	var reasons []string
+	for _, r := range hist.History {
+		reasons = append(reasons, r.Reason)
+		if r.Phases.CatchUpMs == nil || r.Phases.FirstWriteMs == nil {
+			t.Errorf("history record %+v lacks its phases", r)
+		}
+	}
+	if got, want := strings.Join(reasons, ","), "first start,lease expiry,revoke,lease expiry,lease expiry"; got != want {
+		t.Errorf("history reasons = %s; want %s", got, want)
+	}
 
 	var tab strings.Builder
 	fmt.Fprintf(&tab, "%-26s %-8s %-9s %12s %10s %10s %8s %9s %6s %6s\n",
