@@ -57,6 +57,15 @@ type Config struct {
 	Fetch FetchFunc
 }
 
+// CommitTimeoutOrDefault is the bound on one etcd round trip of the write
+// path (5 s unless set).
+func (c Config) CommitTimeoutOrDefault() time.Duration {
+	if c.CommitTimeout > 0 {
+		return c.CommitTimeout
+	}
+	return 5 * time.Second
+}
+
 // Metrics receives the node's events. Implementations must be fast and
 // safe for concurrent use.
 type Metrics interface {
@@ -86,6 +95,7 @@ type Node struct {
 	promoted   chan struct{} // closed and replaced each time this node starts serving
 
 	pub        statusPub
+	confirm    confirmer // shares leadership confirmations among readers
 	paused     atomic.Bool
 	pauseCh    chan struct{}  // closed and replaced on every pause change
 	draining   string         // switchover target while handing over; guarded by mu

@@ -218,3 +218,25 @@ func TestGateHoldsUntilCaughtUp(t *testing.T) {
 		t.Errorf("promotion = %+v; want at least 50 replayed entries", st.LastPromotion)
 	}
 }
+
+// A deposed primary that has not yet noticed refuses a confirmed read.
+func TestConfirmedReadRefusedAfterRevoke(t *testing.T) {
+	srv := embedetcd.StartT(t)
+	c := embedetcd.ClientT(t, srv)
+	n1, _ := startNode(t, c, "n1", nil)
+	waitFor(t, 20*time.Second, "n1 to serve", n1.Serving)
+	if err := n1.ReadConfirmed(t.Context(), func(*meta.State) error { return nil }); err != nil {
+		t.Fatalf("confirmed read on the primary: %v", err)
+	}
+	// Delete the leader key behind the node's back, then read at once:
+	// the watch may not have reported it yet, the confirmation must.
+	n1.mu.Lock()
+	key := n1.lead.Key()
+	n1.mu.Unlock()
+	if _, err := c.Delete(t.Context(), key); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.ReadConfirmed(t.Context(), func(*meta.State) error { return nil }); !errors.Is(err, ErrNotPrimary) {
+		t.Fatalf("confirmed read after the leader key was deleted = %v; want ErrNotPrimary", err)
+	}
+}

@@ -92,9 +92,9 @@ func (s *Server) Rename(ctx context.Context, r *masterpb.RenameRequest) (*master
 }
 
 // Stat describes one path.
-func (s *Server) Stat(_ context.Context, r *masterpb.StatRequest) (*masterpb.Entry, error) {
+func (s *Server) Stat(ctx context.Context, r *masterpb.StatRequest) (*masterpb.Entry, error) {
 	var e meta.Entry
-	err := s.n.Read(func(st *meta.State) error {
+	err := s.n.ReadConfirmed(ctx, func(st *meta.State) error {
 		var err error
 		e, err = st.Stat(r.Path)
 		return err
@@ -106,9 +106,9 @@ func (s *Server) Stat(_ context.Context, r *masterpb.StatRequest) (*masterpb.Ent
 }
 
 // List lists a directory.
-func (s *Server) List(_ context.Context, r *masterpb.StatRequest) (*masterpb.ListResponse, error) {
+func (s *Server) List(ctx context.Context, r *masterpb.StatRequest) (*masterpb.ListResponse, error) {
 	var es []meta.Entry
-	err := s.n.Read(func(st *meta.State) error {
+	err := s.n.ReadConfirmed(ctx, func(st *meta.State) error {
 		var err error
 		es, err = st.List(r.Path)
 		return err
