@@ -119,7 +119,10 @@ type Checkpoint struct {
 
 // Chunk is the chunk placement policy (keys chunk.*).
 type Chunk struct {
-	Replication int // chunk.replication: replicas per chunk, 1..16
+	Replication int           // chunk.replication: replicas per chunk, 1..16
+	Size        int64         // chunk.size: largest chunk in bytes
+	Lease       time.Duration // chunk.lease: chunk lease duration
+	DeadAfter   time.Duration // chunk.dead_after: silence before a chunkserver is dead
 }
 
 // Log is the process log (keys log.*).

@@ -56,6 +56,9 @@ var keyDefs = []keyDef{
 	{"checkpoint.interval", kindDuration, 10 * time.Second, "how often to check whether a checkpoint is due"},
 	{"checkpoint.keep", kindInt, 2, "checkpoints kept on disk, 2..100"},
 	{"chunk.replication", kindInt, 3, "replicas of each chunk, 1..16"},
+	{"chunk.size", kindString, "64MiB", "largest chunk, 64KiB..1GiB (KiB, MiB or GiB); never change it while files exist"},
+	{"chunk.lease", kindDuration, 60 * time.Second, "chunk lease duration; a new primary waits this long before granting a lease that could conflict"},
+	{"chunk.dead_after", kindDuration, 3 * time.Second, "a chunkserver silent this long is dead and its chunks are re-replicated"},
 	{"log.level", kindString, "info", "log level: debug, info, warn or error"},
 }
 

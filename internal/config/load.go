@@ -152,6 +152,16 @@ func (l *loader) build() Config {
 
 	c.Chunk.Replication = l.integer("chunk.replication")
 	l.check("chunk.replication", checkIntRange(c.Chunk.Replication, 1, 16))
+	if raw := l.str("chunk.size"); !l.failed("chunk.size") {
+		n, problem := parseSize(raw)
+		if !l.check("chunk.size", problem) {
+			c.Chunk.Size = n
+		}
+	}
+	c.Chunk.Lease = l.duration("chunk.lease")
+	l.check("chunk.lease", checkPositive(c.Chunk.Lease))
+	c.Chunk.DeadAfter = l.duration("chunk.dead_after")
+	l.check("chunk.dead_after", checkPositive(c.Chunk.DeadAfter))
 
 	c.Log.Level = strings.ToLower(l.str("log.level"))
 	l.check("log.level", checkLogLevel(c.Log.Level))

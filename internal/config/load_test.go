@@ -30,6 +30,9 @@ func defaults() Config {
 	c.Checkpoint.Interval = 10 * time.Second
 	c.Checkpoint.Keep = 2
 	c.Chunk.Replication = 3
+	c.Chunk.Size = 64 << 20
+	c.Chunk.Lease = 60 * time.Second
+	c.Chunk.DeadAfter = 3 * time.Second
 	c.Log.Level = "info"
 	return c
 }
@@ -72,6 +75,9 @@ checkpoint:
   keep: 3
 chunk:
   replication: 2
+  size: 16MiB
+  lease: 30s
+  dead_after: 5s
 log:
   level: DEBUG
 `
@@ -103,6 +109,9 @@ func allKeysConfig() Config {
 	c.Checkpoint.Interval = time.Second
 	c.Checkpoint.Keep = 3
 	c.Chunk.Replication = 2
+	c.Chunk.Size = 16 << 20
+	c.Chunk.Lease = 30 * time.Second
+	c.Chunk.DeadAfter = 5 * time.Second
 	c.Log.Level = "debug"
 	return c
 }

@@ -111,3 +111,27 @@ func checkLogLevel(s string) string {
 	}
 	return fmt.Sprintf("%q is not one of %s", s, strings.Join(logLevels, ", "))
 }
+
+// parseSize reads a byte count with an optional KiB, MiB or GiB suffix and
+// checks it is a chunk size from 64KiB to 1GiB.
+func parseSize(s string) (int64, string) {
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if strings.HasSuffix(num, u.suf) {
+			num, mult = strings.TrimSuffix(num, u.suf), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Sprintf("%q is not a size (use e.g. 64MiB)", s)
+	}
+	n *= mult
+	if n < 64<<10 || n > 1<<30 {
+		return 0, fmt.Sprintf("%q out of range 64KiB..1GiB", s)
+	}
+	return n, ""
+}

@@ -30,9 +30,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Etcd, if set, is used instead of dialing Config.Etcd (not closed).
 	Etcd *clientv3.Client
-	// Chunk tunes the data path: a zero Replication takes Config's
-	// chunk.replication, the MASTER_CHUNK_* environment overrides the rest
-	// (chunkmaster.Config.WithEnv), and zero fields take chunkmaster's defaults.
+	// Chunk tunes the data path: its non-zero fields override Config's
+	// chunk.* keys (tests use it); zero fields take the keys' values.
 	Chunk chunkmaster.Config
 }
 
@@ -176,14 +175,35 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 
 // startChunks makes the data path's manager and registers its service.
 func (s *Server) startChunks(o Options, log *slog.Logger) error {
-	cc := o.Chunk
-	if cc.Replication == 0 {
-		cc.Replication = o.Config.Chunk.Replication
-	}
-	cc, err := cc.WithEnv()
+	// Config (flag > env > file > default) for the keyed settings; the
+	// environment for the rest (MASTER_CHUNK_SCAN_INTERVAL); then whatever
+	// Options.Chunk sets explicitly.
+	cc, err := chunkmaster.Config{}.WithEnv()
 	if err != nil {
 		return err
 	}
+	cfg := o.Config.Chunk
+	cc.Replication, cc.ChunkSize, cc.LeaseDuration, cc.DeadAfter = cfg.Replication, cfg.Size, cfg.Lease, cfg.DeadAfter
+	x := o.Chunk
+	if x.Replication != 0 {
+		cc.Replication = x.Replication
+	}
+	if x.ChunkSize != 0 {
+		cc.ChunkSize = x.ChunkSize
+	}
+	if x.LeaseDuration != 0 {
+		cc.LeaseDuration = x.LeaseDuration
+	}
+	if x.DeadAfter != 0 {
+		cc.DeadAfter = x.DeadAfter
+	}
+	if x.ScanInterval != 0 {
+		cc.ScanInterval = x.ScanInterval
+	}
+	if x.MaxCopies != 0 {
+		cc.MaxCopies = x.MaxCopies
+	}
+	cc.DialOptions = x.DialOptions
 	cc.Logger = log
 	cc.DialOptions = append([]grpc.DialOption{s.rpcDial}, cc.DialOptions...)
 	s.Chunks = chunkmaster.New(s.Node, cc)
