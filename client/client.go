@@ -241,8 +241,22 @@ func (c *Client) putLane(l *lane) {
 	c.mu.Unlock()
 }
 
-// call runs fn against the primary, retrying while retry(err) holds.
+// call runs fn against the primary's master service (see onPrimary).
 func (c *Client) call(ctx context.Context, retryUnknown bool, fn func(ctx context.Context, m masterpb.MasterClient) error) error {
+	return c.onPrimary(ctx, retryUnknown, 10*time.Second, func(ctx context.Context, addr string) error {
+		m, err := c.Conn(addr)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, m)
+	})
+}
+
+// onPrimary runs fn against the primary's address, each attempt bounded by
+// attempt, retrying while the primary is unknown, changing or says "not
+// primary" (Unavailable), and, with retryUnknown, on an unknown outcome
+// (Aborted, DeadlineExceeded: for idempotent calls only), until ctx ends.
+func (c *Client) onPrimary(ctx context.Context, retryUnknown bool, attempt time.Duration, fn func(ctx context.Context, addr string) error) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
@@ -258,12 +272,8 @@ func (c *Client) call(ctx context.Context, retryUnknown bool, fn func(ctx contex
 			return ErrClosed
 		}
 		if leader.Address != "" {
-			m, err := c.Conn(leader.Address)
-			if err != nil {
-				return err
-			}
-			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err = fn(actx, m)
+			actx, cancel := context.WithTimeout(ctx, attempt)
+			err := fn(actx, leader.Address)
 			cancel()
 			if err == nil {
 				return nil

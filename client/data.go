@@ -75,54 +75,13 @@ func (c *Client) grpcConn(addr string) (*grpc.ClientConn, error) {
 // while the primary is unknown, changing or asks to retry (UNAVAILABLE), and
 // on an unknown outcome (the calls made through it are idempotent).
 func (c *Client) callChunk(ctx context.Context, fn func(ctx context.Context, m chunkpb.ChunkMasterClient) error) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
-		defer cancel()
-	}
-	backoff := 10 * time.Millisecond
-	var last error
-	for {
-		c.mu.Lock()
-		leader, changed, closed := c.leader, c.changed, c.closed
-		c.mu.Unlock()
-		if closed {
-			return ErrClosed
+	return c.onPrimary(ctx, true, 30*time.Second, func(ctx context.Context, addr string) error {
+		cc, err := c.grpcConn(addr)
+		if err != nil {
+			return err
 		}
-		if leader.Address != "" {
-			cc, err := c.grpcConn(leader.Address)
-			if err != nil {
-				return err
-			}
-			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			err = fn(actx, chunkpb.NewChunkMasterClient(cc))
-			cancel()
-			if err == nil {
-				return nil
-			}
-			code := status.Code(err)
-			if (code != codes.Unavailable && code != codes.Aborted && code != codes.DeadlineExceeded) || ctx.Err() != nil {
-				if ctx.Err() != nil && last != nil {
-					return fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(last))
-				}
-				return fromStatus(err)
-			}
-			last = err
-		} else {
-			last = fmt.Errorf("no master holds the election in cluster %q: %w", c.cfg.Cluster, ErrNoPrimary)
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(last))
-		case <-changed:
-			t.Stop()
-			backoff = 10 * time.Millisecond
-		case <-t.C:
-			backoff = min(2*backoff, 500*time.Millisecond)
-		}
-	}
+		return fn(ctx, chunkpb.NewChunkMasterClient(cc))
+	})
 }
 
 // Chunkservers lists the chunkservers registered with the primary.

@@ -109,12 +109,7 @@ func ctlStatus() *cobra.Command {
 		Use:   "status",
 		Short: "Show the members, who leads, the fencing token and replay lag",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := newCtlEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.cancel()
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, _ []string) error {
 			r, err := ctl.Status(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster)
 			if err != nil {
 				return err
@@ -131,7 +126,7 @@ func ctlStatus() *cobra.Command {
 					m.AppliedIndex, m.LagEntries, m.LagMs, m.CheckpointIndex)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
@@ -140,12 +135,7 @@ func ctlFailover() *cobra.Command {
 		Use:   "failover",
 		Short: "Force a failover: revoke the primary's lease and wait for a standby to serve",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := newCtlEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.cancel()
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, _ []string) error {
 			from, _ := cmd.Flags().GetString("from")
 			wait, _ := cmd.Flags().GetDuration("wait")
 			r, err := ctl.Failover(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster, from, wait)
@@ -158,7 +148,7 @@ func ctlFailover() *cobra.Command {
 			fmt.Fprintf(e.out, "failed master %s → new primary %s (token %d → %d) in %.1f ms, %d WAL entries replayed\n",
 				r.FailedMaster, r.NewPrimary, r.OldToken, r.NewToken, r.FailoverTimeMs, r.WALEntriesReplayed)
 			return nil
-		},
+		}),
 	}
 	c.Flags().String("from", "", "node whose lease to revoke (default: the current primary)")
 	c.Flags().Duration("wait", 20*time.Second, "how long to wait for a standby to serve")
@@ -171,13 +161,9 @@ func ctlNamespace(verb string) *cobra.Command {
 		Use:   verb + " PATH",
 		Short: short,
 		Args:  exactArgs(1, verb+" PATH"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := newCtlEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.cancel()
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, args []string) error {
 			c := e.cfg.c
+			var err error
 			switch verb {
 			case "mkdir":
 				err = c.Mkdir(e.ctx, args[0])
@@ -193,7 +179,7 @@ func ctlNamespace(verb string) *cobra.Command {
 				return e.printJSON(map[string]any{"ok": true, "path": args[0]})
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -202,12 +188,7 @@ func ctlMv() *cobra.Command {
 		Use:   "mv SRC DST",
 		Short: "Rename a file or directory",
 		Args:  exactArgs(2, "mv SRC DST"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := newCtlEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.cancel()
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, args []string) error {
 			if err := e.cfg.c.Rename(e.ctx, args[0], args[1]); err != nil {
 				return nsError("mv", err)
 			}
@@ -215,7 +196,7 @@ func ctlMv() *cobra.Command {
 				return e.printJSON(map[string]any{"ok": true, "src": args[0], "dst": args[1]})
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -229,12 +210,7 @@ func ctlLs() *cobra.Command {
 		Use:   "ls PATH",
 		Short: "List a directory",
 		Args:  exactArgs(1, "ls PATH"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := newCtlEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.cancel()
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, args []string) error {
 			es, err := e.cfg.c.List(e.ctx, args[0])
 			if err != nil {
 				return nsError("ls", err)
@@ -254,7 +230,7 @@ func ctlLs() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%d chunks\n", x.Name, kind, x.Size, x.Chunks)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
@@ -263,12 +239,7 @@ func ctlStat() *cobra.Command {
 		Use:   "stat PATH",
 		Short: "Describe a file or directory",
 		Args:  exactArgs(1, "stat PATH"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := newCtlEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.cancel()
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, args []string) error {
 			x, err := e.cfg.c.Stat(e.ctx, args[0])
 			if err != nil {
 				return nsError("stat", err)
@@ -282,7 +253,7 @@ func ctlStat() *cobra.Command {
 			}
 			fmt.Fprintf(e.out, "%s\t%s\tsize %d\t%d chunks\n", x.Path, kind, x.Size, x.Chunks)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -309,12 +280,7 @@ func ctlCheckpoint() *cobra.Command {
 		Use:   "checkpoint",
 		Short: "Make every member write a checkpoint now and trim the log below them",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := newCtlEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.cancel()
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, _ []string) error {
 			st, err := ctl.Status(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster)
 			if err != nil {
 				return err
@@ -328,6 +294,19 @@ func ctlCheckpoint() *cobra.Command {
 			}
 			fmt.Fprintf(e.out, "%d\n", r.Index)
 			return nil
-		},
+		}),
+	}
+}
+
+// withEnv gives a ctl command's body its environment (config, etcd, the
+// client, a bounded context) and releases it afterwards.
+func withEnv(body func(cmd *cobra.Command, e *ctlEnv, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		e, err := newCtlEnv(cmd)
+		if err != nil {
+			return err
+		}
+		defer e.cancel()
+		return body(cmd, e, args)
 	}
 }

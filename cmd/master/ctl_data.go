@@ -86,12 +86,7 @@ func ctlChunkservers() *cobra.Command {
 		Use:   "chunkservers",
 		Short: "List the chunkservers the primary knows, with the token each obeys",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := newCtlEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.cancel()
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, _ []string) error {
 			r, err := e.cfg.c.Chunkservers(e.ctx)
 			if err != nil {
 				return err
@@ -107,6 +102,6 @@ func ctlChunkservers() *cobra.Command {
 					s.AttachedAfterServingMs, s.FreeBytes>>20)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }

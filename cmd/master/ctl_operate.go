@@ -52,12 +52,8 @@ func ctlPause(pause bool) *cobra.Command {
 		Use:   use,
 		Short: short,
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := newCtlEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.cancel()
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, _ []string) error {
+			var err error
 			if pause {
 				err = ctl.Pause(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster)
 			} else {
@@ -71,7 +67,7 @@ func ctlPause(pause bool) *cobra.Command {
 			}
 			fmt.Fprintf(e.out, "cluster %s paused: %v\n", e.cfg.cluster, pause)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -80,12 +76,7 @@ func ctlHistory() *cobra.Command {
 		Use:   "history",
 		Short: "Past leadership changes with their reasons and phases",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := newCtlEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.cancel()
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, _ []string) error {
 			hs, err := ctl.History(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster)
 			if err != nil {
 				return err
@@ -104,6 +95,6 @@ func ctlHistory() *cobra.Command {
 					h.PreviousToken, h.Reason, detect, h.Phases.CatchUpMs, h.Phases.FirstWriteMs)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
