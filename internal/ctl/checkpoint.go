@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"google.golang.org/grpc/status"
+
 	"github.com/gfsha/master/api/masterpb"
 )
 
@@ -34,7 +36,7 @@ func Checkpoint(ctx context.Context, st Report, dial Dialer) (CheckpointReport, 
 		}
 		resp, err := c.Checkpoint(ctx, &masterpb.CheckpointRequest{})
 		if err != nil {
-			return r, fmt.Errorf("checkpoint on %s (%s): %w", m.NodeID, m.Address, err)
+			return r, fmt.Errorf("checkpoint on %s (%s): %s", m.NodeID, m.Address, status.Convert(err).Message())
 		}
 		r.Members[m.NodeID] = resp.Index
 		if m.NodeID == st.Primary {
@@ -52,7 +54,7 @@ func Checkpoint(ctx context.Context, st Report, dial Dialer) (CheckpointReport, 
 	// the primary trims below the oldest it sees.
 	tr, err := c.Trim(ctx, &masterpb.TrimRequest{})
 	if err != nil {
-		return r, fmt.Errorf("trim on primary %s: %w", st.Primary, err)
+		return r, fmt.Errorf("trim on primary %s: %s", st.Primary, status.Convert(err).Message())
 	}
 	r.FirstIndex = tr.FirstIndex
 	return r, nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/status"
 
 	"github.com/gfsha/master/api/masterpb"
 	"github.com/gfsha/master/internal/cluster"
@@ -78,7 +79,7 @@ func Switchover(ctx context.Context, c *clientv3.Client, name, to string, dial D
 	start := time.Now()
 	resp, err := m.Switchover(ctx, &masterpb.SwitchoverRequest{To: to})
 	if err != nil {
-		return rep, fmt.Errorf("switchover refused by %s: %w", st.Primary, err)
+		return rep, fmt.Errorf("switchover refused by %s: %s", st.Primary, status.Convert(err).Message())
 	}
 	rep.LastIndex = resp.AppliedIndex
 	np, err := w.wait()
