@@ -22,7 +22,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().String("config", "", "config file (default ./config.yaml if present)")
 	config.Flags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServe(), newDev(), newCtl(), newMaelstrom(), newChunkserver())
+	root.AddCommand(newServe(), newDev(), newCtl(), newMaelstrom(), newChunkserver(), newBench())
 	return root
 }
 

@@ -17,6 +17,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gfsha/master/client"
+	"github.com/gfsha/master/internal/benchsuite"
 	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/config"
 	"github.com/gfsha/master/internal/embedetcd"
@@ -185,74 +186,26 @@ func BenchmarkRPCCreate(b *testing.B) {
 	})
 }
 
-// BenchmarkRevokeToFirstWrite: each iteration revokes the primary's lease
-// and measures until the standby's first acknowledged write.
+// BenchmarkRevokeToFirstWrite: each iteration waits until the standby
+// campaigns with everything applied, revokes the primary's lease and
+// measures until the standby's first acknowledged write (benchsuite.Pair,
+// as `master bench` does).
 func BenchmarkRevokeToFirstWrite(b *testing.B) {
-	srv := sharedEtcd(b)
-	c, err := srv.Client()
+	p, err := benchsuite.StartPair(sharedEtcd(b), newClusterName())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
-	name := newClusterName()
-	var nodes []*node.Node
-	var stops []func()
-	for _, id := range []string{"n1", "n2"} {
-		n := node.New(node.Config{Client: c, Keys: cluster.ForCluster(name), NodeID: id, Address: id, LeaseTTL: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); n.Run(ctx) }()
-		nodes = append(nodes, n)
-		stops = append(stops, func() { cancel(); <-done })
-	}
-	defer func() {
-		for _, s := range stops {
-			s()
-		}
-	}()
-	primary := func() (*node.Node, *node.Node) {
-		for {
-			for i, n := range nodes {
-				if n.Serving() && nodes[1-i].Status().LeaseID != "" && nodes[1-i].Role() == cluster.RoleCandidate {
-					return n, nodes[1-i]
-				}
-			}
-			select {
-			case <-nodes[0].Promoted():
-			case <-nodes[1].Promoted():
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}
+	defer p.Close()
 	var samples []time.Duration
-	seq := 0
 	b.ResetTimer()
 	for range b.N {
-		b.StopTimer()
-		old, next := primary()
-		// Keep the standby replaying a live log while we revoke.
-		seq++
-		if r, err := old.Propose(context.Background(), meta.Op{Type: meta.OpCreate, Path: fmt.Sprintf("/f%d", seq)}); err != nil || r.Err != nil {
-			b.Fatal(err, r.Err)
-		}
-		lease, _ := strconv.ParseInt(old.Status().LeaseID, 16, 64)
-		b.StartTimer()
-		start := time.Now()
-		if _, err := c.Revoke(context.Background(), clientv3.LeaseID(lease)); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		r, err := p.Failover(ctx)
+		cancel()
+		if err != nil {
 			b.Fatal(err)
 		}
-		seq++
-		for {
-			r, err := next.Propose(context.Background(), meta.Op{Type: meta.OpCreate, Path: fmt.Sprintf("/f%d", seq)})
-			if err == nil && r.Err == nil {
-				break
-			}
-			select {
-			case <-next.Promoted():
-			case <-time.After(200 * time.Microsecond):
-			}
-		}
-		samples = append(samples, time.Since(start))
+		samples = append(samples, r.Total)
 	}
 	b.StopTimer()
 	slices.Sort(samples)
