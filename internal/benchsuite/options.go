@@ -29,8 +29,10 @@ type Options struct {
 	SweepDuration time.Duration
 	// Failovers is the number of revoke-to-first-write runs.
 	Failovers int
-	// ReplayRecords is the log length the standby replays.
+	// ReplayRecords is the log length the standby replays, ReplayRuns how
+	// many times (the median is reported).
 	ReplayRecords int
+	ReplayRuns    int
 	// Files is the namespace size of the memory and restart figures.
 	Files int
 	// Restarts is the number of restarts timed (the median is reported).
@@ -56,8 +58,9 @@ func Quick() Options {
 		WriteRounds:   10,
 		SweepLevels:   []int{16, 64, 256, 1024},
 		SweepDuration: 2 * time.Second,
-		Failovers:     50,
+		Failovers:     100,
 		ReplayRecords: 1_000_000,
+		ReplayRuns:    3,
 		Files:         1_000_000,
 		Restarts:      3,
 	}
@@ -75,6 +78,7 @@ func Full() Options {
 		SweepDuration: 5 * time.Second,
 		Failovers:     200,
 		ReplayRecords: 3_000_000,
+		ReplayRuns:    3,
 		Files:         1_000_000,
 		Restarts:      5,
 	}

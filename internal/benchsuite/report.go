@@ -106,7 +106,7 @@ func (r *Result) Table(w io.Writer) error {
 	f := r.Failover
 	row(fmt.Sprintf("failover: revoke to first write (%d runs)", f.Runs),
 		fmt.Sprintf("p50 %.1f / p99 %.1f / max %.1f ms", f.P50Ms, f.P99Ms, f.MaxMs), "failover")
-	row(fmt.Sprintf("replay: standby from nothing (%s records)", thousands(float64(r.Replay.Entries))),
+	row(fmt.Sprintf("replay: standby from nothing (%s records, median of %d)", thousands(float64(r.Replay.Entries)), r.Replay.Runs),
 		thousands(r.Replay.EntriesPerS)+" records/s", "replay")
 	row(fmt.Sprintf("memory: %s files, 1 chunk each", thousands(float64(r.Memory.Files))),
 		fmt.Sprintf("%.1f bytes/file", r.Memory.BytesPerFile), "memory")

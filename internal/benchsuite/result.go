@@ -87,11 +87,16 @@ type FailoverRun struct {
 	NewPrimary      string        `json:"new_primary"`
 }
 
-// Replay is the standby's replay rate.
+// Replay is the standby's replay rate: Entries records over the median
+// run's time.
 type Replay struct {
 	EntriesPerS float64 `json:"entries_per_s"`
 	Entries     uint64  `json:"entries"`
-	Ms          float64 `json:"ms"`
+	// Ms is the median run's time, MinMs and MaxMs the others' range.
+	Ms    float64 `json:"ms"`
+	MinMs float64 `json:"min_ms"`
+	MaxMs float64 `json:"max_ms"`
+	Runs  int     `json:"runs"`
 }
 
 // Memory is the state machine's heap per file.

@@ -129,8 +129,8 @@ func (e *env) writes(ctx context.Context, res *Result) error {
 	}
 	rpc.Close()
 
-	o.progress("replay: a standby started from nothing replays at least %d records", o.ReplayRecords)
-	if res.Replay, err = e.replay(ctx, eng, "engine", o.ReplayRecords); err != nil {
+	o.progress("replay: a standby started from nothing replays at least %d records, %d run(s)", o.ReplayRecords, max(o.ReplayRuns, 1))
+	if res.Replay, err = e.replay(ctx, eng, "engine", o.ReplayRecords, max(o.ReplayRuns, 1)); err != nil {
 		return fmt.Errorf("benchsuite: replay: %w", err)
 	}
 	return nil
