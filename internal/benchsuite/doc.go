@@ -12,7 +12,10 @@
 //     machine's other load weighs on the three alike; then the RPC rate and
 //     latency at each of SweepLevels;
 //   - replay: a standby that was not running while the log grew to
-//     ReplayRecords records is started and timed until it applied them all;
+//     ReplayRecords records is started and timed until it applied them all
+//     (the primary is stopped first, so that its namespace is not in the
+//     standby's heap, as it never is in production, and a bare election
+//     holder keeps the standby a standby);
 //   - failover: Failovers times, the primary of two in-process masters has
 //     its lease revoked while the other campaigns with everything applied,
 //     and the time to the new primary's first acknowledged write is

@@ -3,10 +3,14 @@ package benchsuite
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/gfsha/master/internal/cluster"
+	"github.com/gfsha/master/internal/election"
 	"github.com/gfsha/master/internal/meta"
 	"github.com/gfsha/master/internal/walship"
 )
@@ -33,6 +37,18 @@ func (e *env) replay(ctx context.Context, eng *engine, clusterName string, recor
 	if head, err = walship.ReadHead(ctx, e.c, keys); err != nil {
 		return Replay{}, err
 	}
+	// Each master is a process of its own: the primary's namespace must not
+	// share the standby's heap here, where it would double the collector's
+	// work. The primary stops, and a bare election holder keeps the standby
+	// a standby.
+	eng.stop()
+	eng.master.Node = nil
+	holder, err := holdElection(ctx, e.c, clusterName)
+	if err != nil {
+		return Replay{}, err
+	}
+	defer holder.release()
+	runtime.GC()
 
 	var took []time.Duration
 	for range runs {
@@ -69,4 +85,36 @@ func (e *env) replayOnce(ctx context.Context, clusterName string, head uint64) (
 		return 0, fmt.Errorf("standby applied %d of %d records: %w", standby.State().AppliedIndex(), head, err)
 	}
 	return took, nil
+}
+
+// holder holds a cluster's election without being a master.
+type holder struct {
+	s *election.Session
+	l *election.Leadership
+}
+
+// holdElection campaigns in the named cluster's election, as "bench-holder",
+// and returns once it leads.
+func holdElection(ctx context.Context, c *clientv3.Client, clusterName string) (*holder, error) {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := election.NewSession(cctx, c, 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("benchsuite: election holder: %w", err)
+	}
+	val := cluster.LeaderValue{NodeID: "bench-holder", Address: "-"}
+	l, err := election.Campaign(cctx, s, cluster.ForCluster(clusterName).Election(), val.Encode())
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("benchsuite: election holder: %w", err)
+	}
+	return &holder{s: s, l: l}, nil
+}
+
+// release resigns and ends the holder's session.
+func (h *holder) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	h.l.Resign(ctx)
+	h.s.Close()
 }

@@ -154,11 +154,15 @@ func (t *rpcTarget) creates(ctx context.Context, writers int, warmup, d time.Dur
 	})
 }
 
-// Close closes the clients and stops the master. It is safe to call twice.
+// Close closes the clients and stops the master, letting go of its state.
+// It is safe to call twice.
 func (t *rpcTarget) Close() {
 	for _, c := range t.clients {
 		c.Close()
 	}
 	t.clients = nil
-	t.srv.Close()
+	if t.srv != nil {
+		t.srv.Close()
+		t.srv = nil
+	}
 }
