@@ -22,6 +22,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().String("config", "", "config file (default ./config.yaml if present)")
 	config.Flags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	defer markUsageErrors(root)
 	root.AddCommand(newServe(), newDev(), newCtl(), newMaelstrom(), newChunkserver(), newBench())
 	return root
 }
@@ -60,4 +61,30 @@ func newLogger(level string) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// markUsageErrors makes every command's argument check report a usage
+// error (exit 2), and an unknown subcommand too.
+func markUsageErrors(c *cobra.Command) {
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	} else if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		// A group: with no subcommand it shows its help; an unknown one
+		// is a usage error, not help with exit 0.
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if len(a) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q; see `%s --help`", a[0], cmd.CommandPath(), cmd.CommandPath())}
+			}
+			return nil
+		}
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
+	for _, sub := range c.Commands() {
+		markUsageErrors(sub)
+	}
 }

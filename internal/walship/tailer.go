@@ -169,24 +169,51 @@ func (t *Tailer) follow(ctx context.Context) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wch := t.c.Watch(clientv3.WithRequireLeader(wctx), t.keys.WatchPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1))
-	for wr := range wch {
-		if err := wr.Err(); err != nil {
-			if errors.Is(err, rpctypes.ErrCompacted) {
-				return nil // re-read from the applied index
+	// A watch that starts at an already-written revision gets its events
+	// from etcd's catch-up loop, which runs every 100 ms; until then, read
+	// directly now and then, so a member that just (re)started replay is
+	// not 100 ms behind.
+	poll := time.NewTicker(syncPollEvery)
+	defer poll.Stop()
+	pollC, pollEnd := poll.C, time.Now().Add(syncPoll)
+	for {
+		select {
+		case wr, ok := <-wch:
+			if !ok {
+				return ctx.Err()
 			}
-			return err
-		}
-		for _, ev := range wr.Events {
-			if ev.Type != mvccpb.PUT {
-				continue // trimming deletes batches that were applied long ago
+			if err := wr.Err(); err != nil {
+				if errors.Is(err, rpctypes.ErrCompacted) {
+					return nil // re-read from the applied index
+				}
+				return err
 			}
-			if err := t.handle(ev.Kv); err != nil {
+			for _, ev := range wr.Events {
+				if ev.Type != mvccpb.PUT {
+					continue // trimming deletes batches that were applied long ago
+				}
+				if err := t.handle(ev.Kv); err != nil {
+					return err
+				}
+			}
+		case <-pollC:
+			if time.Now().After(pollEnd) {
+				poll.Stop()
+				pollC = nil
+				continue
+			}
+			if _, err := t.catchUp(ctx); err != nil {
 				return err
 			}
 		}
 	}
-	return ctx.Err()
 }
+
+// syncPoll is how long a new watch is backed by direct reads.
+const (
+	syncPoll      = 150 * time.Millisecond
+	syncPollEvery = 10 * time.Millisecond
+)
 
 // catchUp applies every batch after the applied index with ranged reads and
 // returns the revision they were read at.
