@@ -1,7 +1,6 @@
 package chunkmaster
 
 import (
-	"io"
 	"time"
 
 	"github.com/gfsha/master/internal/meta"
@@ -9,7 +8,6 @@ import (
 
 // chunkRef is a chunk as the namespace holds it.
 type chunkRef struct {
-	path    string
 	version uint64
 }
 
@@ -35,51 +33,17 @@ func (t *term) background() {
 	}
 }
 
-// chunkIndex reads every chunk of the namespace from a consistent state:
-// a walk during which no entry was applied, or else a copy of the state.
-// index is the applied index the result reflects.
+// chunkIndex reads every chunk of the namespace, with its current version,
+// from one consistent cut of the state (no directory walk); index is the
+// applied index the result reflects. Paths are not kept: log lines name
+// chunks by handle.
 func chunkIndex(st *meta.State) (refs map[uint64]chunkRef, index uint64, err error) {
-	for range 3 {
-		before := st.AppliedIndex()
-		refs, err = walk(st)
-		if err == nil && st.AppliedIndex() == before {
-			return refs, before, nil
-		}
+	versions, index := st.ChunkVersions()
+	refs = make(map[uint64]chunkRef, len(versions))
+	for h, v := range versions {
+		refs[h] = chunkRef{version: v}
 	}
-	// Under constant writes: walk a private copy.
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(st.Snapshot(pw)) }()
-	cp := meta.New()
-	err = cp.Restore(pr)
-	pr.CloseWithError(io.ErrClosedPipe)
-	if err != nil {
-		return nil, 0, err
-	}
-	refs, err = walk(cp)
-	return refs, cp.AppliedIndex(), err
-}
-
-func walk(st *meta.State) (map[uint64]chunkRef, error) {
-	refs := map[uint64]chunkRef{}
-	dirs := []string{"/"}
-	for len(dirs) > 0 {
-		d := dirs[len(dirs)-1]
-		dirs = dirs[:len(dirs)-1]
-		es, err := st.List(d)
-		if err != nil {
-			return nil, err // changed under us: the caller retries
-		}
-		for _, e := range es {
-			if e.Dir {
-				dirs = append(dirs, e.Path)
-				continue
-			}
-			for _, c := range e.Chunks {
-				refs[c.Handle] = chunkRef{path: e.Path, version: c.Version}
-			}
-		}
-	}
-	return refs, nil
+	return refs, index, nil
 }
 
 // scan compares the replicas reported with the namespace: replicas of
@@ -89,6 +53,12 @@ func walk(st *meta.State) (map[uint64]chunkRef, error) {
 func (t *term) scan() {
 	if !t.m.n.Serving() {
 		return
+	}
+	t.mu.Lock()
+	nservers := len(t.servers)
+	t.mu.Unlock()
+	if nservers == 0 {
+		return // no replicas to compare: a metadata-only cluster pays nothing
 	}
 	refs, index, err := chunkIndex(t.m.n.State())
 	if err != nil {
@@ -131,7 +101,7 @@ func (t *term) scan() {
 			if orphan {
 				t.m.log.Info("garbage: replica of a chunk no file holds", "chunkserver", s.id, "handle", h)
 			} else {
-				t.m.log.Info("stale replica", "chunkserver", s.id, "handle", h, "version", r.version, "current", ref.version, "path", ref.path)
+				t.m.log.Info("stale replica", "chunkserver", s.id, "handle", h, "version", r.version, "current", ref.version)
 			}
 			t.removeReplicaLocked(s, h)
 			if orphan && len(t.replicas[h]) == 0 {
@@ -157,7 +127,7 @@ func (t *term) scan() {
 		case len(cur) == 0:
 			if !t.lost[h] && now.Sub(t.start) > t.m.cfg.DeadAfter+time.Second && len(t.servers) > 0 {
 				t.lost[h] = true
-				t.m.log.Error("chunk has no live current replica", "handle", h, "path", ref.path, "version", ref.version)
+				t.m.log.Error("chunk has no live current replica", "handle", h, "version", ref.version)
 			}
 		default:
 			needs = append(needs, need{h, ref})
@@ -243,7 +213,7 @@ func (t *term) startCopy(h uint64, ref chunkRef, now time.Time) {
 		}
 		start := time.Now()
 		if err := t.copyChunk(t.ctx, target, source.addr, h, ref.version); err != nil {
-			t.m.log.Warn("re-replication failed", "handle", h, "path", ref.path, "from", source.id, "to", target.id, "err", err)
+			t.m.log.Warn("re-replication failed", "handle", h, "from", source.id, "to", target.id, "err", err)
 			return
 		}
 		t.mu.Lock()
@@ -259,7 +229,7 @@ func (t *term) startCopy(h uint64, ref chunkRef, now time.Time) {
 			t.replicas[h][s.id] = rep
 		}
 		t.mu.Unlock()
-		t.m.log.Info("re-replicated chunk", "handle", h, "path", ref.path, "version", ref.version, "from", source.id,
+		t.m.log.Info("re-replicated chunk", "handle", h, "version", ref.version, "from", source.id,
 			"to", target.id, "took", time.Since(start).Round(time.Millisecond))
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 )
@@ -493,4 +494,21 @@ func sortedNames(dir *node) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// ChunkVersions returns the current version of every chunk the namespace
+// holds, by handle, and the applied index the answer reflects: a consistent
+// cut taken under the read lock, without walking directories.
+func (s *State) ChunkVersions() (map[uint64]uint64, uint64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[uint64]uint64, len(s.handles))
+	for h, n := range s.handles {
+		// A file's chunks are in ascending handle order.
+		i := sort.Search(len(n.chunks), func(i int) bool { return n.chunks[i].Handle >= h })
+		if i < len(n.chunks) && n.chunks[i].Handle == h {
+			out[h] = n.chunks[i].Version
+		}
+	}
+	return out, s.applied
 }

@@ -434,3 +434,20 @@ func TestConcurrentReads(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestChunkVersions(t *testing.T) {
+	s := New()
+	mustApply(t, s,
+		Op{Type: OpCreate, Path: "/a"},
+		Op{Type: OpAddChunk, Path: "/a"},
+		Op{Type: OpAddChunk, Path: "/a"},
+		Op{Type: OpCreate, Path: "/b"},
+		Op{Type: OpAddChunk, Path: "/b"},
+		Op{Type: OpSetChunkVersion, Handle: 2, Version: 5},
+		Op{Type: OpDelete, Path: "/b"},
+	)
+	got, idx := s.ChunkVersions()
+	if idx != s.AppliedIndex() || len(got) != 2 || got[1] != 1 || got[2] != 5 {
+		t.Fatalf("ChunkVersions() = %v at %d; want {1:1 2:5} at %d", got, idx, s.AppliedIndex())
+	}
+}
