@@ -97,7 +97,7 @@ func (r *Result) Table(w io.Writer) error {
 	}
 	wr := r.Write
 	lat := func(p50, p99 float64) string { return fmt.Sprintf("p50 %.2f / p99 %.2f ms", p50, p99) }
-	row(fmt.Sprintf("write: RPC creates (%d clients, chunk scan off)", wr.RPCClients), thousands(wr.OpsPerS)+" ops/s", "rpc")
+	row(fmt.Sprintf("write: RPC creates (%d clients)", wr.RPCClients), thousands(wr.OpsPerS)+" ops/s", "rpc")
 	row("  latency", lat(wr.P50Ms, wr.P99Ms), "")
 	row("write: engine creates (node.Propose)", thousands(wr.EngineOpsPerS)+" ops/s", "engine")
 	row("  latency", lat(wr.EngineP50Ms, wr.EngineP99Ms), "")
@@ -112,7 +112,7 @@ func (r *Result) Table(w io.Writer) error {
 		fmt.Sprintf("%.1f bytes/file", r.Memory.BytesPerFile), "memory")
 	row(fmt.Sprintf("restart to serving: %s files", thousands(float64(r.Restart.Files))),
 		fmt.Sprintf("%.0f ms", r.Restart.Ms), "")
-	row(fmt.Sprintf("namespace walk (chunk scan, every 1 s): %s files", thousands(float64(r.Scan.Files))),
+	row(fmt.Sprintf("chunk scan read (every 1 s with chunkservers): %s chunks", thousands(float64(r.Scan.Chunks))),
 		fmt.Sprintf("%.0f ms", r.Scan.WalkMs), "")
 	if err := tw.Flush(); err != nil {
 		return err

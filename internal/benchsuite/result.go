@@ -112,10 +112,11 @@ type Restart struct {
 	Runs  int     `json:"runs"`
 }
 
-// Scan is one walk of a namespace of Files files by listing every
-// directory, as the chunk master's replica scan does every ScanInterval
-// (1 s by default). The RPC write figures are taken with that scan off.
+// Scan is one read of every chunk's version in a namespace of Files files,
+// as the chunk master's replica scan does every ScanInterval (1 s by
+// default, and only while chunkservers are registered).
 type Scan struct {
 	Files  int     `json:"files"`
+	Chunks int     `json:"chunks"`
 	WalkMs float64 `json:"walk_ms"`
 }

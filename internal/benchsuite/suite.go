@@ -35,7 +35,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res.Memory = mem
-	o.progress("scan: walking %d files as the chunk master's replica scan does", o.Files)
+	o.progress("scan: reading %d chunk versions as the chunk master's replica scan does", o.Files)
 	if res.Scan, err = walk(st); err != nil {
 		return nil, err
 	}

@@ -115,7 +115,7 @@ func TestRunTiny(t *testing.T) {
 		for _, want := range []string{
 			"master bench (tiny)", "fsync OFF", "FIGURE", "RESULT",
 			"write: RPC creates", "write: engine creates", "write: etcd put",
-			"failover: revoke to first write (2 runs)", "replay:", "memory: 2,000 files", "restart to serving: 2,000 files", "namespace walk",
+			"failover: revoke to first write (2 runs)", "replay:", "memory: 2,000 files", "restart to serving: 2,000 files", "chunk scan read",
 			"RPC WRITERS",
 		} {
 			if !strings.Contains(out, want) {
