@@ -17,7 +17,7 @@ type chunkRef struct {
 func (t *term) background() {
 	tick := time.NewTicker(min(t.m.cfg.ScanInterval, t.m.cfg.DeadAfter/4))
 	defer tick.Stop()
-	lastScan := time.Time{}
+	lastScan, took := time.Time{}, time.Duration(0)
 	for {
 		select {
 		case <-t.ctx.Done():
@@ -26,9 +26,12 @@ func (t *term) background() {
 		}
 		now := time.Now()
 		t.expireDead(now)
-		if now.Sub(lastScan) >= t.m.cfg.ScanInterval {
+		// At most a tenth of a core: a scan that takes long (a huge
+		// namespace) runs less often.
+		if now.Sub(lastScan) >= max(t.m.cfg.ScanInterval, 10*took) {
 			lastScan = now
 			t.scan()
+			took = time.Since(now)
 		}
 	}
 }
