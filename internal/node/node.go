@@ -401,13 +401,6 @@ func (n *Node) serveAsLeader(ctx context.Context, l *election.Leadership, tailer
 	n.setRole(cluster.RoleCatchingUp, fmt.Sprintf("won election with token %d", l.Token()))
 	appliedAtWin := n.state.AppliedIndex()
 
-	// Gate, part 2: the last fenced index, read AFTER winning. Nobody else
-	// can move it now: every older leader's key is gone.
-	head, err := walship.ReadHead(lctx, n.cfg.Client, n.cfg.Keys.WAL())
-	if err != nil {
-		l.Resign(context.WithoutCancel(ctx))
-		return err
-	}
 	// Replay stops; what is left is read directly, not waited for.
 	if err := stopTailer(); err != nil {
 		if errors.Is(err, walship.ErrTrimmed) {
@@ -418,16 +411,20 @@ func (n *Node) serveAsLeader(ctx context.Context, l *election.Leadership, tailer
 		l.Resign(context.WithoutCancel(ctx))
 		return fmt.Errorf("%w: %v", ErrReplay, err)
 	}
-	if err := tailer.CatchUp(lctx); err != nil {
+	// Gate, part 2: the last fenced index, read AFTER winning (in the same
+	// transaction as the records after the applied index). Nobody else can
+	// move it now: every older leader's key is gone.
+	head, err := tailer.CatchUp(lctx)
+	if err != nil {
 		l.Resign(context.WithoutCancel(ctx))
 		if errors.Is(err, walship.ErrTrimmed) {
 			return fmt.Errorf("%w: %v", errNeedCheckpoint, err)
 		}
-		if errors.Is(err, walship.ErrGap) || errors.Is(err, walship.ErrCorrupt) || errors.Is(err, walship.ErrTokenRegression) {
+		if walship.IsBroken(err) {
 			n.setReplayErr(err)
 			return fmt.Errorf("%w: %v", ErrReplay, err)
 		}
-		return fmt.Errorf("catching up to %d: %w", head, err)
+		return fmt.Errorf("catching up after winning: %w", err)
 	}
 	if got := n.state.AppliedIndex(); got != head {
 		l.Resign(context.WithoutCancel(ctx))

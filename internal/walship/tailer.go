@@ -150,14 +150,16 @@ func (t *Tailer) Run(ctx context.Context) error {
 }
 
 // CatchUp applies every record in the log after the applied index with
-// direct reads, not waiting for any watch. It must not run concurrently
-// with Run. A promoted standby calls it after stopping Run.
-func (t *Tailer) CatchUp(ctx context.Context) error {
+// direct reads, not waiting for any watch, and returns the last fenced
+// index it read (linearizably, now). It must not run concurrently with
+// Run. A promoted standby calls it after stopping Run: the head it returns
+// was read after winning, so nothing can follow it.
+func (t *Tailer) CatchUp(ctx context.Context) (uint64, error) {
 	if err := t.Err(); err != nil {
-		return err
+		return 0, err
 	}
-	_, err := t.catchUp(ctx)
-	return err
+	_, head, err := t.catchUpHead(ctx)
+	return head, err
 }
 
 // follow reads everything after the applied index, then watches.
@@ -218,58 +220,61 @@ const (
 // catchUp applies every batch after the applied index with ranged reads and
 // returns the revision they were read at.
 func (t *Tailer) catchUp(ctx context.Context) (int64, error) {
-	var rev int64
+	rev, _, err := t.catchUpHead(ctx)
+	return rev, err
+}
+
+// catchUpHead is catchUp, also returning the log head it read. Each round
+// is ONE read-only transaction (one linearizable round trip): the head, the
+// first index, the batch that may hold applied+1 but start earlier, and a
+// page of the batches after it, all at one revision.
+func (t *Tailer) catchUpHead(ctx context.Context) (rev int64, head uint64, err error) {
+	const page = 64
 	for {
 		from := t.keys.Batch(t.sm.AppliedIndex() + 1)
-		// Also read the batch that may contain applied+1 but start earlier.
-		r, err := t.c.Get(ctx, t.keys.Head())
+		r, err := t.c.Txn(ctx).Then(
+			clientv3.OpGet(t.keys.Head()),
+			clientv3.OpGet(t.keys.First()),
+			clientv3.OpGet(t.keys.BatchPrefix(), clientv3.WithRange(from),
+				clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(1)),
+			clientv3.OpGet(from, clientv3.WithRange(t.keys.BatchEnd()), clientv3.WithLimit(page)),
+		).Commit()
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		rev = r.Header.Revision
-		if len(r.Kvs) > 0 {
-			h, err := parseIndex(r.Kvs[0].Value)
-			if err != nil {
-				return 0, err
+		headKVs := r.Responses[0].GetResponseRange().Kvs
+		firstKVs := r.Responses[1].GetResponseRange().Kvs
+		prev := r.Responses[2].GetResponseRange().Kvs
+		batches := r.Responses[3].GetResponseRange()
+		if len(headKVs) > 0 {
+			if head, err = parseIndex(headKVs[0].Value); err != nil {
+				return 0, 0, err
 			}
-			t.setHead(h)
+			t.setHead(head)
 		}
-		fr, err := t.c.Get(ctx, t.keys.First(), clientv3.WithRev(rev))
-		if err != nil {
-			return 0, err
-		}
-		if len(fr.Kvs) > 0 {
-			f, err := parseIndex(fr.Kvs[0].Value)
+		if len(firstKVs) > 0 {
+			f, err := parseIndex(firstKVs[0].Value)
 			if err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 			t.setFirst(f)
 			if applied := t.sm.AppliedIndex(); f > applied+1 {
-				return 0, fmt.Errorf("log starts at %d but this member applied only %d: %w", f, applied, ErrTrimmed)
+				return 0, 0, fmt.Errorf("log starts at %d but this member applied only %d: %w", f, applied, ErrTrimmed)
 			}
 		}
-		prev, err := t.c.Get(ctx, t.keys.BatchPrefix(), clientv3.WithRange(from), clientv3.WithRev(rev),
-			clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend), clientv3.WithLimit(1))
-		if err != nil {
-			return 0, err
-		}
-		for _, kv := range prev.Kvs {
+		for _, kv := range prev {
 			if err := t.handle(kv); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 		}
-		const page = 64
-		resp, err := t.c.Get(ctx, from, clientv3.WithRange(t.keys.BatchEnd()), clientv3.WithRev(rev), clientv3.WithLimit(page))
-		if err != nil {
-			return 0, err
-		}
-		for _, kv := range resp.Kvs {
+		for _, kv := range batches.Kvs {
 			if err := t.handle(kv); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 		}
-		if !resp.More {
-			return rev, nil
+		if !batches.More {
+			return rev, head, nil
 		}
 	}
 }
