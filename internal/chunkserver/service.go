@@ -41,7 +41,14 @@ func (v *service) DeleteChunks(_ context.Context, r *chunkpb.DeleteChunksRequest
 	if err := v.s.admit(r.Token, fmt.Sprintf("delete %d chunks", len(r.Handles))); err != nil {
 		return nil, err
 	}
-	for _, h := range r.Handles {
+	for i, h := range r.Handles {
+		// Each delete is a durable step of its own: once a newer primary
+		// is seen, an older one's command stops here.
+		if i > 0 {
+			if err := v.s.admit(r.Token, fmt.Sprintf("delete chunk %d (%d of %d)", h, i+1, len(r.Handles))); err != nil {
+				return nil, err
+			}
+		}
 		v.s.mu.Lock()
 		delete(v.s.leases, h)
 		v.s.mu.Unlock()

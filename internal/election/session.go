@@ -63,7 +63,7 @@ func NewSession(ctx context.Context, c *clientv3.Client, ttl time.Duration) (*Se
 		cs.Close()
 		return nil, fmt.Errorf("election: keepalive: %w", err)
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
@@ -71,7 +71,40 @@ func NewSession(ctx context.Context, c *clientv3.Client, ttl time.Duration) (*Se
 			s.renewed(time.Duration(r.TTL) * time.Second)
 		}
 	}()
+	// Our own, more frequent keepalives (every TTL/4) time each renewal
+	// from its send: the lease expires no earlier than send+TTL, so the
+	// validity needs no allowance for the answer's delay, and a slow
+	// answer or two does not end a healthy leadership.
+	go func() {
+		defer s.wg.Done()
+		every := max(s.ttl/4, 100*time.Millisecond)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-kctx.Done():
+				return
+			case <-t.C:
+			}
+			sent := s.now()
+			octx, ocancel := context.WithTimeout(kctx, every)
+			r, err := c.KeepAliveOnce(octx, g.ID)
+			ocancel()
+			if err == nil && r.TTL > 0 {
+				s.extend(sent.Add(time.Duration(r.TTL)*time.Second - s.ttl/20))
+			}
+		}
+	}()
 	return s, nil
+}
+
+// extend moves the certain validity forward to until (never back).
+func (s *Session) extend(until time.Time) {
+	s.mu.Lock()
+	if until.After(s.validUntil) {
+		s.validUntil = until
+	}
+	s.mu.Unlock()
 }
 
 // renewed records a keepalive answer granting ttl from now. The answer was
