@@ -27,7 +27,7 @@ func newCtl() *cobra.Command {
 		Short: "Operate the cluster and its namespace (finds it through etcd)",
 	}
 	c.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
-	c.PersistentFlags().Duration("timeout", 30*time.Second, "bound on the whole command")
+	c.PersistentFlags().Duration("timeout", 30*time.Second, "bound on the whole command (for failover and switchover: on the wait for the new primary too)")
 	c.AddCommand(ctlStatus(), ctlFailover(), ctlNamespace("mkdir"), ctlNamespace("create"), ctlNamespace("rm"),
 		ctlLs(), ctlStat(), ctlMv(), ctlCheckpoint(), ctlPut(), ctlCat(), ctlChunkservers(),
 		ctlSwitchover(), ctlPause(true), ctlPause(false), ctlHistory())
@@ -137,7 +137,8 @@ func ctlFailover() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, _ []string) error {
 			from, _ := cmd.Flags().GetString("from")
-			wait, _ := cmd.Flags().GetDuration("wait")
+			// --timeout bounds the whole command, the wait for the takeover included.
+			wait, _ := cmd.Flags().GetDuration("timeout")
 			r, err := ctl.Failover(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster, from, wait)
 			if err != nil {
 				return err
@@ -151,7 +152,6 @@ func ctlFailover() *cobra.Command {
 		}),
 	}
 	c.Flags().String("from", "", "node whose lease to revoke (default: the current primary)")
-	c.Flags().Duration("wait", 20*time.Second, "how long to wait for a standby to serve")
 	return c
 }
 

@@ -25,7 +25,8 @@ func ctlSwitchover() *cobra.Command {
 				return err
 			}
 			defer e.cancel()
-			wait, _ := cmd.Flags().GetDuration("wait")
+			// --timeout bounds the whole command, the wait for the takeover included.
+			wait, _ := cmd.Flags().GetDuration("timeout")
 			r, err := ctl.Switchover(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster, to, e.cfg.c.Conn, wait)
 			if err != nil {
 				return err
@@ -39,7 +40,6 @@ func ctlSwitchover() *cobra.Command {
 		},
 	}
 	c.Flags().String("to", "", "the standby to hand over to")
-	c.Flags().Duration("wait", 20*time.Second, "how long to wait for the target to serve")
 	return c
 }
 
