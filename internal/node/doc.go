@@ -20,6 +20,13 @@
 //   - Reads are answered only while leadership is valid: the leader key is
 //     known to exist and the lease is certainly unexpired on the monotonic
 //     clock (a node resumed after a pause past its TTL refuses them).
+//   - ReadConfirmed additionally confirms the leader key in etcd (one read
+//     shared by concurrent readers), so a revoked primary never answers
+//     from stale state, even before its watch reports the revoke.
 //
-// It does not persist anything locally; restart recovery replays from etcd.
+// With a data dir, a node writes checkpoints (standbys; the primary when
+// alone), restarts from its newest valid one plus the log after it, fetches
+// a peer's when the log was trimmed past it, and, as primary, trims the log
+// below the oldest checkpoint every standby keeps. Without one it keeps
+// nothing locally and a restart replays the whole log from etcd.
 package node

@@ -5,6 +5,7 @@
 //
 //	P/b/<first index, 20 digits>   one batch of records, checksummed
 //	P/head                         the last fenced index, 20 digits
+//	P/first                        the first index still in the log (after a trim)
 //
 // Guarantees:
 //
