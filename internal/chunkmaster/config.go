@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -62,56 +60,20 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Environment variables read by WithEnv. They are named as the keys
-// chunk.size, chunk.lease, chunk.dead_after and chunk.scan_interval would
-// be named by the config package, which does not define these keys yet.
-const (
-	EnvChunkSize    = "MASTER_CHUNK_SIZE"          // bytes; suffixes KiB, MiB, GiB allowed
-	EnvLease        = "MASTER_CHUNK_LEASE"         // a duration, e.g. 60s
-	EnvDeadAfter    = "MASTER_CHUNK_DEAD_AFTER"    // a duration, e.g. 3s
-	EnvScanInterval = "MASTER_CHUNK_SCAN_INTERVAL" // a duration, e.g. 1s
-)
+// EnvScanInterval tunes how often replicas are checked against the
+// namespace (a duration, e.g. 1s). The other settings are config keys
+// (chunk.size, chunk.lease, chunk.dead_after), mapped by package server.
+const EnvScanInterval = "MASTER_CHUNK_SCAN_INTERVAL"
 
-// WithEnv returns c with the settings found in the environment (see the
-// Env constants). The error names the variable and the fix.
+// WithEnv returns c with the scan interval from the environment, if set.
+// The error names the variable and the fix.
 func (c Config) WithEnv() (Config, error) {
-	if v := os.Getenv(EnvChunkSize); v != "" {
-		n, err := ParseSize(v)
-		if err != nil || n < 64<<10 || n > 1<<30 {
-			return c, fmt.Errorf("%s=%q: want a size from 64KiB to 1GiB, e.g. 64MiB", EnvChunkSize, v)
+	if v := os.Getenv(EnvScanInterval); v != "" {
+		x, err := time.ParseDuration(v)
+		if err != nil || x <= 0 {
+			return c, fmt.Errorf("%s=%q: want a positive duration, e.g. 5s", EnvScanInterval, v)
 		}
-		c.ChunkSize = n
-	}
-	for _, d := range []struct {
-		env string
-		to  *time.Duration
-	}{{EnvLease, &c.LeaseDuration}, {EnvDeadAfter, &c.DeadAfter}, {EnvScanInterval, &c.ScanInterval}} {
-		if v := os.Getenv(d.env); v != "" {
-			x, err := time.ParseDuration(v)
-			if err != nil || x <= 0 {
-				return c, fmt.Errorf("%s=%q: want a positive duration, e.g. 5s", d.env, v)
-			}
-			*d.to = x
-		}
+		c.ScanInterval = x
 	}
 	return c, nil
-}
-
-// ParseSize parses a byte count with an optional KiB, MiB or GiB suffix.
-func ParseSize(s string) (int64, error) {
-	mult := int64(1)
-	for _, u := range []struct {
-		suf string
-		m   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
-		if strings.HasSuffix(s, u.suf) {
-			s, mult = strings.TrimSuffix(s, u.suf), u.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a size", s)
-	}
-	return n * mult, nil
 }

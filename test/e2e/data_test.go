@@ -297,6 +297,18 @@ func TestDataPathSurvivesFailures(t *testing.T) {
 		t.Fatalf("%s ListChunkservers: %v", old.ID, err)
 	}
 	old.Stop(t)
+	// SIGSTOP is delivered asynchronously: send the allocation only once
+	// every thread is stopped, or the old primary may still (rightly)
+	// commit it before it pauses.
+	stopCtx, stopCancel := context.WithTimeout(t.Context(), 10*time.Second)
+	for !allStopped(old.Pid()) {
+		select {
+		case <-stopCtx.Done():
+			t.Fatalf("%s not stopped 10 s after SIGSTOP", old.ID)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	stopCancel()
 	late := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
