@@ -15,6 +15,7 @@ import (
 
 	"github.com/gfsha/master/api/chunkpb"
 	"github.com/gfsha/master/api/masterpb"
+	"github.com/gfsha/master/internal/chunkmaster"
 	"github.com/gfsha/master/internal/embedetcd"
 	"github.com/gfsha/master/internal/faultproxy"
 	"github.com/gfsha/master/internal/meta"
@@ -28,13 +29,19 @@ const leaseTTL = 5 * time.Second
 // startLeaseMaster starts master id on etcdEndpoint with a short lease.
 func startLeaseMaster(t *testing.T, dir, id, etcdEndpoint string) *Server {
 	t.Helper()
+	return startLeaseMasterChunks(t, dir, id, etcdEndpoint, chunkmaster.Config{})
+}
+
+// startLeaseMasterChunks is startLeaseMaster with a data-path configuration.
+func startLeaseMasterChunks(t *testing.T, dir, id, etcdEndpoint string, cc chunkmaster.Config) *Server {
+	t.Helper()
 	cfg := masterConfig(dir, etcdEndpoint)
 	cfg.NodeID = id
 	cfg.DataDir = filepath.Join(dir, id)
 	cfg.Election.LeaseTTL = leaseTTL
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	s, err := Start(ctx, Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
+	s, err := Start(ctx, Options{Config: cfg, Logger: slog.New(slog.DiscardHandler), Chunk: cc})
 	if err != nil {
 		t.Fatalf("start %s: %v", id, err)
 	}
