@@ -23,7 +23,8 @@
 //     (a slow path, a GC stall, a SIGSTOP with the answer in the socket)
 //     cannot stretch it past the lease's real end. Validity only grows, and
 //     a renewal etcd did not answer proves nothing. The session sends its
-//     own renewals (every TTL/4) to know their send times; the etcd
+//     own renewals (every TTL/4, up to four awaiting their answers) to know
+//     their send times; the etcd
 //     client's keepalives keep the lease alive too but are never counted.
 //   - [Leadership.Token] is the fencing token: the leader key's create
 //     revision. Writes made in etcd under [fencing.Guard] fail once the key is

@@ -40,12 +40,18 @@ func validityMargin(ttl time.Duration) time.Duration {
 	return max(ttl/10, 200*time.Millisecond)
 }
 
-// renewTimeout bounds one renewal; its answer counts from its send however
-// late it comes within this bound, and two lost in a row end the validity.
-func renewTimeout(ttl time.Duration) time.Duration { return max(ttl/2, 100*time.Millisecond) }
+// renewTimeout bounds one renewal. Its answer counts from its send however
+// late it arrives; one arriving more than a TTL after its send proves
+// nothing any more.
+func renewTimeout(ttl time.Duration) time.Duration { return ttl }
 
-// renewEvery is how often the Session sends its own renewal.
+// renewEvery is how often the Session sends its own renewal, and
+// renewInFlight how many may wait for their answers at once: a slow answer
+// does not hold back the next renewal, so a slow path to etcd (a loaded
+// machine) shortens the validity only by its delay, not by whole periods.
 func renewEvery(ttl time.Duration) time.Duration { return max(ttl/4, 100*time.Millisecond) }
+
+const renewInFlight = 4
 
 // NewSession grants a lease of the given TTL and keeps it alive until Close
 // or Orphan is called, or etcd stops answering keepalives. ctx bounds only
@@ -81,9 +87,14 @@ func NewSession(ctx context.Context, c *clientv3.Client, ttl time.Duration) (*Se
 // renewFunc sends one renewal and returns the TTL etcd's answer grants.
 type renewFunc func(ctx context.Context) (time.Duration, error)
 
-// renew sends a renewal every renewEvery(TTL) until ctx ends.
+// renew sends a renewal every renewEvery(TTL) until ctx ends, each in its
+// own goroutine (at most renewInFlight at once; a tick finding them all
+// busy is skipped), and waits for them before it returns.
 func (s *Session) renew(ctx context.Context, once renewFunc) {
 	defer s.wg.Done()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, renewInFlight)
 	t := time.NewTicker(renewEvery(s.ttl))
 	defer t.Stop()
 	for {
@@ -92,7 +103,17 @@ func (s *Session) renew(ctx context.Context, once renewFunc) {
 			return
 		case <-t.C:
 		}
-		s.renewOnce(ctx, once)
+		select {
+		case slots <- struct{}{}:
+		default:
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			s.renewOnce(ctx, once)
+		}()
 	}
 }
 
