@@ -12,8 +12,12 @@
 //
 // What it guarantees:
 //   - Every command to a chunkserver (create, delete, copy, set version,
-//     grant or revoke a lease) carries the term's fencing token and is sent
-//     only while the node serves. A chunkserver refuses a token older than
+//     grant or revoke a lease) carries the term's fencing token, is sent
+//     only while the node serves, and carries the end of the node's lease
+//     as its deadline (copies excepted); a command that succeeded after
+//     the lease ended counts as failed, and every answer built from the
+//     term's memory is refused if the lease ended while it was built. A
+//     chunk lease lasts at most the master's remaining lease validity. A chunkserver refuses a token older than
 //     the newest it has seen, and learns a new primary's token from etcd the
 //     moment the election changes hands, so a deposed master's commands are
 //     refused even before the chunkserver re-attaches.

@@ -127,12 +127,13 @@ func (t *term) grant(ctx context.Context, path string, h, version uint64, replic
 				secIDs = append(secIDs, s.id)
 			}
 		}
-		if err := t.grantLease(ctx, p, h, version, secs, t.m.cfg.LeaseDuration); err != nil {
+		d, err := t.grantLease(ctx, p, h, version, secs, t.m.cfg.LeaseDuration)
+		if err != nil {
 			lastErr = err
 			continue
 		}
 		now := time.Now()
-		l := &lease{primary: p.id, version: version, expires: now.Add(leaseBound(t.m.cfg.LeaseDuration)), secondaries: secIDs, token: t.token}
+		l := &lease{primary: p.id, version: version, expires: now.Add(leaseBound(d)), secondaries: secIDs, token: t.token}
 		t.mu.Lock()
 		t.leases[h] = l
 		t.mu.Unlock()
@@ -161,7 +162,8 @@ func (t *term) retag(ctx context.Context, path string, h uint64, l *lease, holde
 	}
 	left := l.expires.Sub(now)
 	t.mu.Unlock()
-	if err := t.grantLease(ctx, holder, h, l.version, secs, left); err != nil {
+	left, err := t.grantLease(ctx, holder, h, l.version, secs, left)
+	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "chunk %d of %s: confirm the lease %s holds under token %d: %v", h, path, holder.id, t.token, status.Convert(err).Message())
 	}
 	now = time.Now()

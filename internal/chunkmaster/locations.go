@@ -286,6 +286,9 @@ type TermSnapshot struct {
 	Versions     map[uint64]map[string]uint64
 	Leases       map[uint64]string // handle -> primary, live leases only
 	ServingAt    time.Time
+	// GraceUntil is when this term starts granting leases on chunks it did
+	// not allocate: until then one granted by the previous primary may live.
+	GraceUntil time.Time
 }
 
 // ChunkserverSnapshot is one registered chunkserver.
@@ -303,7 +306,7 @@ func (t *term) snapshot() *TermSnapshot {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := &TermSnapshot{Token: t.token, Replicas: map[uint64][]string{}, Versions: map[uint64]map[string]uint64{},
-		Leases: map[uint64]string{}, ServingAt: t.servingAt}
+		Leases: map[uint64]string{}, ServingAt: t.servingAt, GraceUntil: t.graceUntil}
 	for _, s := range t.servers {
 		out.Chunkservers = append(out.Chunkservers, ChunkserverSnapshot{ID: s.id, Address: s.addr, Token: s.token,
 			LastHeartbeat: now.Sub(s.lastBeat), Chunks: len(s.chunks), Registered: s.registered, FreeBytes: s.free})

@@ -28,7 +28,10 @@ type Node interface {
 	Read(fn func(*meta.State) error) error
 	// State is the state machine, for the background scan.
 	State() *meta.State
+	// Serving reports whether the node's lease as primary certainly holds
+	// now; ServingUntil is until when (the zero time when it does not).
 	Serving() bool
+	ServingUntil() time.Time
 	// Promoted is closed the next time the node starts serving.
 	Promoted() <-chan struct{}
 	// Status carries the token while the node leads, and its last promotion.

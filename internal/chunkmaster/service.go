@@ -35,6 +35,21 @@ func codeOf(err error) codes.Code {
 	return rpcserver.Code(err)
 }
 
+// servingAfter returns resp only if the term t still serves once resp was
+// made: an answer built from this term's memory (locations, leases, the
+// namespace) is refused when the master's lease ended while it was being
+// built, since a new primary may already have acted.
+func servingAfter[T any](m *Manager, t *term, resp T, err error) (T, error) {
+	if err != nil {
+		return resp, err
+	}
+	if t.ctx.Err() != nil || !m.n.Serving() {
+		var zero T
+		return zero, m.notPrimary()
+	}
+	return resp, nil
+}
+
 // heartbeatWait is how long a heartbeat waits on a master that won the
 // election but does not serve yet: a chunkserver re-attaches the moment
 // the new primary serves.
@@ -58,7 +73,8 @@ func (v *service) Heartbeat(ctx context.Context, r *chunkpb.HeartbeatRequest) (*
 		// Not registered until it proves it obeys our token.
 		return &chunkpb.HeartbeatResponse{Token: int64(t.token), Master: v.m.n.ID(), NeedFull: true}, nil
 	}
-	return t.heartbeat(r, v.m.n.State().AppliedIndex())
+	resp, err := t.heartbeat(r, v.m.n.State().AppliedIndex())
+	return servingAfter(v.m, t, resp, err)
 }
 
 // entry is the file at path, read on the valid primary.
@@ -84,7 +100,8 @@ func (v *service) AllocateChunk(ctx context.Context, r *chunkpb.AllocateRequest)
 	if err != nil {
 		return nil, err
 	}
-	return t.allocate(ctx, r.Path, r.ClientId, r.Seq)
+	resp, err := t.allocate(ctx, r.Path, r.ClientId, r.Seq)
+	return servingAfter(v.m, t, resp, err)
 }
 
 // GetLease returns the chunk's lease, granting one when none may live.
@@ -112,7 +129,8 @@ func (v *service) GetLease(ctx context.Context, r *chunkpb.LeaseRequest) (*chunk
 	if i < 0 {
 		return nil, status.Errorf(codes.NotFound, "%s has no chunk %d", r.Path, r.Handle)
 	}
-	return t.lease(ctx, r.Path, r.Handle, e.Chunks[i].Version)
+	resp, err := t.lease(ctx, r.Path, r.Handle, e.Chunks[i].Version)
+	return servingAfter(v.m, t, resp, err)
 }
 
 // Locate lists a file's chunks with their current replicas.
@@ -126,6 +144,12 @@ func (v *service) Locate(ctx context.Context, r *chunkpb.LocateRequest) (*chunkp
 		return nil, err
 	}
 	out := &chunkpb.LocateResponse{Path: e.Path, Size: e.Size, ChunkSize: v.m.cfg.ChunkSize}
+	out, err = t.locate(e, out)
+	return servingAfter(v.m, t, out, err)
+}
+
+// locate fills out with e's chunks and their current replicas.
+func (t *term) locate(e meta.Entry, out *chunkpb.LocateResponse) (*chunkpb.LocateResponse, error) {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -154,13 +178,14 @@ func (v *service) SetFileSize(ctx context.Context, r *chunkpb.SetFileSizeRequest
 }
 
 // ListChunkservers lists the chunkservers registered with this primary.
-func (v *service) ListChunkservers(ctx context.Context, _ *chunkpb.ListChunkserversRequest) (*chunkpb.ListChunkserversResponse, error) {
+func (v *service) ListChunkservers(ctx context.Context, _ *chunkpb.ListChunkserversRequest) (_ *chunkpb.ListChunkserversResponse, err error) {
 	t, err := v.m.activeTerm(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
 	snap := t.snapshot()
 	out := &chunkpb.ListChunkserversResponse{Primary: v.m.n.ID(), Token: int64(snap.Token)}
+	defer func() { out, err = servingAfter(v.m, t, out, err) }()
 	for _, c := range snap.Chunkservers {
 		out.Chunkservers = append(out.Chunkservers, &chunkpb.ChunkserverStatus{Id: c.ID, Address: c.Address, Token: int64(c.Token),
 			LastHeartbeatMs: cluster.Ms(c.LastHeartbeat), Chunks: int64(c.Chunks),

@@ -20,7 +20,9 @@
 // with PERMISSION_DENIED naming both tokens, across restarts too.
 //
 // Leases and writes. A lease makes this chunkserver the primary replica of
-// a chunk at one version until it expires (counted from its receipt). The
+// a chunk at one version until it expires (counted from its receipt, and
+// never past the grant's deadline, the end of the granting master's lease).
+// A command whose deadline passed before it took effect is refused. The
 // primary orders the writes to the chunk (one at a time), applies each and
 // forwards it, frame by frame, to every secondary named in the lease
 // (Forward, under the lease's token and version); it answers the client only

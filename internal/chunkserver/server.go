@@ -241,6 +241,28 @@ func (s *Server) admit(t int64, what string) error {
 	return status.Errorf(codes.Internal, "chunkserver %s: %s: persist token %d: %v", s.cfg.ID, what, t, err)
 }
 
+// admitInTime is admit for a command that must take effect before its
+// deadline: the master sets it to the end of its own lease, so a command
+// that arrives, or is admitted, after it is refused with DEADLINE_EXCEEDED.
+func (s *Server) admitInTime(ctx context.Context, t int64, what string) error {
+	if err := ctx.Err(); err != nil {
+		return s.late(what, err)
+	}
+	if err := s.admit(t, what); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return s.late(what, err)
+	}
+	return nil
+}
+
+// late refuses a command whose deadline passed before it took effect.
+func (s *Server) late(what string, err error) error {
+	s.log.Warn("refused a command that arrived after its deadline (the end of its master's lease)", "command", what, "err", err)
+	return status.Errorf(codes.DeadlineExceeded, "chunkserver %s refuses %s: its deadline, the end of the sending master's lease, passed before it took effect", s.cfg.ID, what)
+}
+
 // chunkMutex is the mutex that orders writes to chunk h on this chunkserver.
 func (s *Server) chunkMutex(h uint64) *sync.Mutex {
 	s.mu.Lock()

@@ -25,8 +25,9 @@ func (v *service) done() *chunkpb.CommandResponse {
 }
 
 // CreateChunk makes an empty replica.
-func (v *service) CreateChunk(_ context.Context, r *chunkpb.CreateChunkRequest) (*chunkpb.CommandResponse, error) {
-	if err := v.s.admit(r.Token, fmt.Sprintf("create chunk %d", r.Handle)); err != nil {
+func (v *service) CreateChunk(ctx context.Context, r *chunkpb.CreateChunkRequest) (*chunkpb.CommandResponse, error) {
+	what := fmt.Sprintf("create chunk %d", r.Handle)
+	if err := v.s.admitInTime(ctx, r.Token, what); err != nil {
 		return nil, err
 	}
 	if err := v.s.store.Create(r.Handle, r.Version, r.MaxSize); err != nil {
@@ -37,15 +38,16 @@ func (v *service) CreateChunk(_ context.Context, r *chunkpb.CreateChunkRequest) 
 }
 
 // DeleteChunks removes replicas (garbage collection, stale replicas).
-func (v *service) DeleteChunks(_ context.Context, r *chunkpb.DeleteChunksRequest) (*chunkpb.CommandResponse, error) {
-	if err := v.s.admit(r.Token, fmt.Sprintf("delete %d chunks", len(r.Handles))); err != nil {
+func (v *service) DeleteChunks(ctx context.Context, r *chunkpb.DeleteChunksRequest) (*chunkpb.CommandResponse, error) {
+	if err := v.s.admitInTime(ctx, r.Token, fmt.Sprintf("delete %d chunks", len(r.Handles))); err != nil {
 		return nil, err
 	}
 	for i, h := range r.Handles {
 		// Each delete is a durable step of its own: once a newer primary
-		// is seen, an older one's command stops here.
+		// is seen, or the sender's lease may have ended, an older one's
+		// command stops here.
 		if i > 0 {
-			if err := v.s.admit(r.Token, fmt.Sprintf("delete chunk %d (%d of %d)", h, i+1, len(r.Handles))); err != nil {
+			if err := v.s.admitInTime(ctx, r.Token, fmt.Sprintf("delete chunk %d (%d of %d)", h, i+1, len(r.Handles))); err != nil {
 				return nil, err
 			}
 		}
@@ -64,8 +66,8 @@ func (v *service) DeleteChunks(_ context.Context, r *chunkpb.DeleteChunksRequest
 }
 
 // SetVersion raises a replica's version (before a new lease).
-func (v *service) SetVersion(_ context.Context, r *chunkpb.SetVersionRequest) (*chunkpb.CommandResponse, error) {
-	if err := v.s.admit(r.Token, fmt.Sprintf("set version of chunk %d to %d", r.Handle, r.To)); err != nil {
+func (v *service) SetVersion(ctx context.Context, r *chunkpb.SetVersionRequest) (*chunkpb.CommandResponse, error) {
+	if err := v.s.admitInTime(ctx, r.Token, fmt.Sprintf("set version of chunk %d to %d", r.Handle, r.To)); err != nil {
 		return nil, err
 	}
 	if err := v.s.store.SetVersion(r.Handle, r.From, r.To); err != nil {
@@ -81,9 +83,14 @@ func (v *service) SetVersion(_ context.Context, r *chunkpb.SetVersionRequest) (*
 }
 
 // GrantLease makes this chunkserver the primary replica of a chunk until
-// the lease expires. The replica must be at the lease's version.
-func (v *service) GrantLease(_ context.Context, r *chunkpb.GrantLeaseRequest) (*chunkpb.CommandResponse, error) {
-	if err := v.s.admit(r.Token, fmt.Sprintf("lease on chunk %d", r.Handle)); err != nil {
+// the lease expires. The replica must be at the lease's version. The lease
+// runs from the grant's receipt for its duration, and never past the
+// command's deadline, which the master sets to the end of its own lease (a
+// grant whose deadline passed before it took effect is refused).
+func (v *service) GrantLease(ctx context.Context, r *chunkpb.GrantLeaseRequest) (*chunkpb.CommandResponse, error) {
+	received := time.Now()
+	what := fmt.Sprintf("lease on chunk %d", r.Handle)
+	if err := v.s.admitInTime(ctx, r.Token, what); err != nil {
 		return nil, err
 	}
 	info, ok := v.s.store.Get(r.Handle)
@@ -98,16 +105,24 @@ func (v *service) GrantLease(_ context.Context, r *chunkpb.GrantLeaseRequest) (*
 	}
 	// The lease runs from its receipt: the master counts it from after this
 	// answer arrives, so the master's bound is never the shorter one.
-	l := &lease{version: r.Version, token: fencing.Token(r.Token), expires: time.Now().Add(time.Duration(r.DurationMs) * time.Millisecond),
+	expires := received.Add(time.Duration(r.DurationMs) * time.Millisecond)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(expires) {
+		expires = dl
+	}
+	l := &lease{version: r.Version, token: fencing.Token(r.Token), expires: expires,
 		secondaries: append([]string(nil), r.Secondaries...)}
 	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	if err := ctx.Err(); err != nil { // the deadline passed while it was checked
+		return nil, v.s.late(what, err)
+	}
 	v.s.leases[r.Handle] = l
-	v.s.mu.Unlock()
 	return v.done(), nil
 }
 
 // RevokeLease drops a lease and waits for a write in progress under it.
 func (v *service) RevokeLease(_ context.Context, r *chunkpb.RevokeLeaseRequest) (*chunkpb.CommandResponse, error) {
+	// A revoke only ever shortens a lease: it is obeyed even late.
 	if err := v.s.admit(r.Token, fmt.Sprintf("revoke lease on chunk %d", r.Handle)); err != nil {
 		return nil, err
 	}

@@ -202,6 +202,20 @@ func (l *Leadership) Valid() bool {
 	return l.ctx.Err() == nil && l.session.LeaseValid()
 }
 
+// ValidUntil is the monotonic instant until which this leadership is
+// certainly held (see the package doc for the rule); the zero time once its
+// context ended. An action that skips etcd must complete before it.
+func (l *Leadership) ValidUntil() time.Time {
+	select {
+	case <-l.ctx.Done():
+		return time.Time{}
+	case <-l.session.Done():
+		return time.Time{}
+	default:
+	}
+	return l.session.ValidUntil()
+}
+
 // Resign deletes the leader key so another candidate can win at once, and
 // ends this leadership. It is safe to call more than once.
 func (l *Leadership) Resign(ctx context.Context) error {

@@ -12,11 +12,27 @@
 //     keepalive), the lease's known validity ran out, or the caller resigned.
 //   - [Campaign] returns when the session expires while it waits (etcd issue
 //     19597: concurrency.Election.Campaign alone would block forever).
+//   - Lease validity ([Session.ValidUntil], [Leadership.ValidUntil]) is
+//     counted only from the SEND time of a renewal that etcd answered: a
+//     renewal sent at S (monotonic clock, read before the request leaves)
+//     and answered with TTL proves the lease until S+TTL, because etcd
+//     counts the TTL from when it processed the renewal, after S. Validity
+//     is S+TTL minus a margin (TTL/10, at least 200 ms, for clock rate and
+//     the step from a check to its action) for the latest such S; it never
+//     grows from an answer's arrival, so an answer delayed on its way back
+//     (a slow path, a GC stall, a SIGSTOP with the answer in the socket)
+//     cannot stretch it past the lease's real end. Validity only grows, and
+//     a renewal etcd did not answer proves nothing. The session sends its
+//     own renewals (every TTL/4, up to four awaiting their answers) to know
+//     their send times; the etcd
+//     client's keepalives keep the lease alive too but are never counted.
 //   - [Leadership.Token] is the fencing token: the leader key's create
 //     revision. Writes made in etcd under [fencing.Guard] fail once the key is
 //     gone, whatever this process believes.
 //
 // What it does not guarantee: that a cancelled context is noticed before the
 // caller's next step. Any write that matters must still carry the fencing
-// guard; any read that must be current checks [Session.LeaseValid] first.
+// guard; anything answered from memory without an etcd round trip must
+// finish before [Leadership.ValidUntil] (check it before AND after the
+// read), and a message sent under the lease must carry that deadline.
 package election

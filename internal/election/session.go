@@ -12,6 +12,15 @@ import (
 
 // Session is an etcd lease kept alive in the background, plus the local,
 // conservative knowledge of until when that lease is certainly valid.
+//
+// The validity rule (see the package doc): a renewal that etcd answered,
+// sent at S (this process's monotonic clock, read before the request left)
+// and granting TTL, proves the lease lives until at least S+TTL, whenever the
+// answer arrives; validity is S+TTL-margin for the latest such S. Only the
+// renewals this Session sends itself are counted, since only for those is S
+// known: the etcd client's own keepalives (concurrency.Session) keep the
+// lease alive too, but their answers carry no send time and never extend
+// the validity.
 type Session struct {
 	cs  *concurrency.Session
 	ttl time.Duration
@@ -20,18 +29,29 @@ type Session struct {
 	mu         sync.Mutex // guards validUntil
 	validUntil time.Time  // monotonic; the lease may already be gone after this
 
-	wg sync.WaitGroup // the keepalive observer
+	wg sync.WaitGroup // the renewal loop
 }
 
-// leaseMargin is subtracted from every validity estimate: it covers the
-// one-way delay of a keepalive answer and clock drift between hosts.
-func leaseMargin(ttl time.Duration) time.Duration {
-	m := ttl / 10
-	if m < 200*time.Millisecond {
-		m = 200 * time.Millisecond
-	}
-	return m
+// validityMargin is subtracted from every validity: it covers the rate
+// difference between this host's clock and etcd's, and the step between a
+// check of the validity and the action it allows. It covers no network
+// delay: validity is counted from the send.
+func validityMargin(ttl time.Duration) time.Duration {
+	return max(ttl/10, 200*time.Millisecond)
 }
+
+// renewTimeout bounds one renewal. Its answer counts from its send however
+// late it arrives; one arriving more than a TTL after its send proves
+// nothing any more.
+func renewTimeout(ttl time.Duration) time.Duration { return ttl }
+
+// renewEvery is how often the Session sends its own renewal, and
+// renewInFlight how many may wait for their answers at once: a slow answer
+// does not hold back the next renewal, so a slow path to etcd (a loaded
+// machine) shortens the validity only by its delay, not by whole periods.
+func renewEvery(ttl time.Duration) time.Duration { return max(ttl/4, 100*time.Millisecond) }
+
+const renewInFlight = 4
 
 // NewSession grants a lease of the given TTL and keeps it alive until Close
 // or Orphan is called, or etcd stops answering keepalives. ctx bounds only
@@ -41,7 +61,7 @@ func NewSession(ctx context.Context, c *clientv3.Client, ttl time.Duration) (*Se
 	if secs < 1 {
 		secs = 1
 	}
-	start := time.Now()
+	sent := time.Now() // before the grant leaves: the lease lives at least TTL from here
 	g, err := c.Grant(ctx, secs)
 	if err != nil {
 		return nil, fmt.Errorf("election: grant lease: %w", err)
@@ -52,69 +72,69 @@ func NewSession(ctx context.Context, c *clientv3.Client, ttl time.Duration) (*Se
 		return nil, fmt.Errorf("election: start session: %w", err)
 	}
 	s := &Session{cs: cs, ttl: time.Duration(secs) * time.Second, now: time.Now}
-	s.validUntil = start.Add(s.ttl - leaseMargin(s.ttl))
-
-	// A second keepalive channel on the same lease lets us see each renewal:
-	// the client shares one keepalive loop among all channels of a lease.
-	kctx, cancel := context.WithCancel(cs.Ctx())
-	ka, err := c.KeepAlive(kctx, g.ID)
-	if err != nil {
-		cancel()
-		cs.Close()
-		return nil, fmt.Errorf("election: keepalive: %w", err)
-	}
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
-		defer cancel()
-		for r := range ka {
-			s.renewed(time.Duration(r.TTL) * time.Second)
+	s.answered(sent, time.Duration(g.TTL)*time.Second)
+	s.wg.Add(1)
+	go s.renew(cs.Ctx(), func(ctx context.Context) (time.Duration, error) { // cs.Ctx() ends with Close and Orphan
+		r, err := c.KeepAliveOnce(ctx, g.ID)
+		if err != nil {
+			return 0, err
 		}
-	}()
-	// Our own, more frequent keepalives (every TTL/4) time each renewal
-	// from its send: the lease expires no earlier than send+TTL, so the
-	// validity needs no allowance for the answer's delay, and a slow
-	// answer or two does not end a healthy leadership.
-	go func() {
-		defer s.wg.Done()
-		every := max(s.ttl/4, 100*time.Millisecond)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-kctx.Done():
-				return
-			case <-t.C:
-			}
-			sent := s.now()
-			octx, ocancel := context.WithTimeout(kctx, every)
-			r, err := c.KeepAliveOnce(octx, g.ID)
-			ocancel()
-			if err == nil && r.TTL > 0 {
-				s.extend(sent.Add(time.Duration(r.TTL)*time.Second - s.ttl/20))
-			}
-		}
-	}()
+		return time.Duration(r.TTL) * time.Second, nil
+	})
 	return s, nil
 }
 
-// extend moves the certain validity forward to until (never back).
-func (s *Session) extend(until time.Time) {
-	s.mu.Lock()
-	if until.After(s.validUntil) {
-		s.validUntil = until
+// renewFunc sends one renewal and returns the TTL etcd's answer grants.
+type renewFunc func(ctx context.Context) (time.Duration, error)
+
+// renew sends a renewal every renewEvery(TTL) until ctx ends, each in its
+// own goroutine (at most renewInFlight at once; a tick finding them all
+// busy is skipped), and waits for them before it returns.
+func (s *Session) renew(ctx context.Context, once renewFunc) {
+	defer s.wg.Done()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, renewInFlight)
+	t := time.NewTicker(renewEvery(s.ttl))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			s.renewOnce(ctx, once)
+		}()
 	}
-	s.mu.Unlock()
 }
 
-// renewed records a keepalive answer granting ttl from now. The answer was
-// produced before it arrived, so the true expiry is no later than now+ttl;
-// the margin covers the delay and clock drift.
-func (s *Session) renewed(ttl time.Duration) {
+// renewOnce sends one renewal and, when etcd answers it, counts the
+// validity from the moment it was sent, however late the answer arrives.
+func (s *Session) renewOnce(ctx context.Context, once renewFunc) {
+	sent := s.now()
+	rctx, cancel := context.WithTimeout(ctx, renewTimeout(s.ttl))
+	defer cancel()
+	if ttl, err := once(rctx); err == nil {
+		s.answered(sent, ttl)
+	}
+}
+
+// answered records that etcd answered a renewal sent at sent by granting
+// ttl: the lease lives at least until sent+ttl. Validity only grows.
+func (s *Session) answered(sent time.Time, ttl time.Duration) {
 	if ttl <= 0 {
 		return
 	}
-	until := s.now().Add(ttl - leaseMargin(ttl))
+	until := sent.Add(ttl - validityMargin(ttl))
 	s.mu.Lock()
 	if until.After(s.validUntil) {
 		s.validUntil = until

@@ -23,10 +23,8 @@ type confirmer struct {
 // state, even in the moment before its watch reports the revoke. The
 // confirmation is shared by concurrent readers.
 func (n *Node) ReadConfirmed(ctx context.Context, fn func(*meta.State) error) error {
-	n.mu.Lock()
-	l := n.lead
-	n.mu.Unlock()
-	if l == nil || !l.Valid() {
+	l, _ := n.leadership()
+	if l == nil {
 		return n.notPrimary()
 	}
 	ch := make(chan error, 1)
@@ -47,13 +45,14 @@ func (n *Node) ReadConfirmed(ctx context.Context, fn func(*meta.State) error) er
 		return ctx.Err()
 	}
 	// Still the same leadership? (It could have ended while confirming.)
-	n.mu.Lock()
-	same := n.lead == l
-	n.mu.Unlock()
-	if !same || !l.Valid() {
+	if !n.stillServing(l) {
 		return n.notPrimary()
 	}
-	return fn(n.state)
+	err := fn(n.state)
+	if !n.stillServing(l) {
+		return n.notPrimary()
+	}
+	return err
 }
 
 // confirmLoop serves batches of waiting readers until none are left.

@@ -19,7 +19,9 @@
 //     replay from its applied index, which never runs ahead of the log.
 //   - Reads are answered only while leadership is valid: the leader key is
 //     known to exist and the lease is certainly unexpired on the monotonic
-//     clock (a node resumed after a pause past its TTL refuses them).
+//     clock (a node resumed after a pause past its TTL refuses them), both
+//     when the read starts and when it ends (lease.go: every leader-only
+//     action that skips etcd goes through Serving, ServingUntil or Read).
 //   - ReadConfirmed additionally confirms the leader key in etcd (one read
 //     shared by concurrent readers), so a revoked primary never answers
 //     from stale state, even before its watch reports the revoke.

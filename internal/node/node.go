@@ -596,30 +596,11 @@ func (n *Node) Propose(ctx context.Context, op meta.Op) (meta.Result, error) {
 	}
 }
 
-// Read runs fn against the state only while this node is a valid primary.
-func (n *Node) Read(fn func(*meta.State) error) error {
-	n.mu.Lock()
-	l := n.lead
-	n.mu.Unlock()
-	if l == nil || !l.Valid() {
-		return n.notPrimary()
-	}
-	return fn(n.state)
-}
-
 // Leader returns the primary as last observed (empty when none).
 func (n *Node) Leader() cluster.LeaderValue {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.leader
-}
-
-// Serving reports whether this node is the primary and may answer.
-func (n *Node) Serving() bool {
-	n.mu.Lock()
-	l := n.lead
-	n.mu.Unlock()
-	return l != nil && l.Valid()
 }
 
 // CaughtUp reports whether this node is a standby with no replay lag.
