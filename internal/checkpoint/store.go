@@ -264,6 +264,25 @@ func (s *Store) Prune() error {
 	return nil
 }
 
+// PruneBelow removes every checkpoint below index (those the log can no
+// longer replay from once it starts after index), whatever keep says.
+func (s *Store) PruneBelow(index uint64) error {
+	list, err := s.List()
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if c.Index >= index {
+			continue
+		}
+		if err := os.Remove(c.Path); err != nil {
+			return fmt.Errorf("checkpoint: prune below %d: %w", index, err)
+		}
+		s.log.Info("checkpoint dropped: the log no longer reaches it", "index", c.Index, "log_starts_after", index)
+	}
+	return nil
+}
+
 // OpenLatest opens the newest checkpoint file for streaming to a peer.
 func (s *Store) OpenLatest() (*os.File, Info, error) {
 	list, err := s.List()
