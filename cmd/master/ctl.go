@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gfsha/master/client"
 	"github.com/gfsha/master/internal/ctl"
@@ -87,6 +88,14 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 		}
 		return nil, fmt.Errorf("etcd at %v unreachable: %v (check etcd.endpoints / --etcd-endpoints)", cfg.Etcd.Endpoints, err)
 	}
+	// A cluster nobody runs (a misspelt --cluster): say so at once rather
+	// than wait for a primary, print an empty table or write keys for it.
+	if err := requireMasters(ctx, cmd, etcd, cfg.Cluster, cfg.Etcd.Endpoints); err != nil {
+		etcd.Close()
+		cancel()
+		stop()
+		return nil, err
+	}
 	cl, err := client.New(ctx, client.Config{Etcd: etcd, Cluster: cfg.Cluster, TLS: rpcTLS})
 	if err != nil {
 		etcd.Close()
@@ -97,6 +106,22 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 	e := &ctlEnv{ctx: ctx, json: format == "json", out: os.Stdout, cfg: clientConfig{cluster: cfg.Cluster, endpoints: cfg.Etcd.Endpoints, c: cl}}
 	e.cancel = func() { cl.Close(); etcd.Close(); cancel(); stop() }
 	return e, nil
+}
+
+// allowPausedWithoutMasters, as a command's annotation, lets it run on a
+// cluster with no master registered while that cluster is paused: `resume`
+// must still work when every master is stopped, or they would all start
+// paused with no way out.
+const allowPausedWithoutMasters = "ctl.allow_paused_without_masters"
+
+func requireMasters(ctx context.Context, cmd *cobra.Command, etcd *clientv3.Client, name string, endpoints []string) error {
+	err := ctl.RequireMasters(ctx, etcd, name, endpoints)
+	if errors.Is(err, ctl.ErrNoMasters) && cmd.Annotations[allowPausedWithoutMasters] != "" {
+		if paused, perr := ctl.IsPaused(ctx, etcd, name); perr == nil && paused {
+			return nil
+		}
+	}
+	return err
 }
 
 func (e *ctlEnv) printJSON(v any) error {

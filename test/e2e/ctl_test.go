@@ -30,6 +30,7 @@ func TestCtlErrors(t *testing.T) {
 		args     []string
 		wantCode int
 		want     []string // each must appear on stderr
+		notWant  []string // none may appear on stderr
 		within   time.Duration
 	}{
 		{name: "status with etcd unreachable", args: []string{"ctl", "status", "--etcd-endpoints", unreachable},
@@ -46,6 +47,19 @@ func TestCtlErrors(t *testing.T) {
 			wantCode: 1, want: []string{"/nope", "not found"}},
 		{name: "create relative path", args: []string{"ctl", "create", "d/g", "--etcd-endpoints", c.EtcdEP},
 			want: []string{"d/g"}},
+		// A cluster nobody runs: one line at once, exit 1, nothing written
+		// (checked below).
+		{name: "ls on a cluster nobody runs", args: []string{"ctl", "ls", "/", "--cluster", "nosuch", "--etcd-endpoints", c.EtcdEP},
+			wantCode: 1, want: []string{"no masters registered for cluster nosuch at " + c.EtcdEP}, within: 10 * time.Second},
+		{name: "status on a cluster nobody runs", args: []string{"ctl", "status", "--cluster", "nosuch", "--etcd-endpoints", c.EtcdEP},
+			wantCode: 1, want: []string{"no masters registered for cluster nosuch at " + c.EtcdEP}, within: 10 * time.Second},
+		{name: "pause on a cluster nobody runs", args: []string{"ctl", "pause", "--cluster", "nosuch", "--etcd-endpoints", c.EtcdEP},
+			wantCode: 1, want: []string{"no masters registered for cluster nosuch at " + c.EtcdEP}, within: 10 * time.Second},
+		{name: "failover on a cluster nobody runs", args: []string{"ctl", "failover", "--cluster", "nosuch", "--etcd-endpoints", c.EtcdEP},
+			wantCode: 1, want: []string{"no masters registered for cluster nosuch"}, within: 10 * time.Second},
+		// Failing over from a member that is not the primary does nothing.
+		{name: "failover from a member that is not the primary", args: []string{"ctl", "failover", "--from", "nosuch", "--etcd-endpoints", c.EtcdEP},
+			wantCode: 1, want: []string{"nosuch"}},
 		{name: "serve lease TTL not a duration (flag)", args: serveArgs("--election-lease-ttl", "ten"),
 			wantCode: 2, want: []string{"election.lease_ttl"}},
 		{name: "serve lease TTL not a duration (env)", env: []string{"MASTER_ELECTION_LEASE_TTL=ten"}, args: serveArgs(),
@@ -72,6 +86,11 @@ func TestCtlErrors(t *testing.T) {
 					t.Errorf("master %s: stderr %q does not mention %q", strings.Join(tc.args, " "), r.Stderr, w)
 				}
 			}
+			for _, w := range tc.notWant {
+				if strings.Contains(r.Stderr+r.Stdout, w) {
+					t.Errorf("master %s: output mentions %q:\n%s", strings.Join(tc.args, " "), w, r)
+				}
+			}
 			if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); len(lines) != 1 {
 				t.Errorf("master %s: stderr has %d lines; want one:\n%s", strings.Join(tc.args, " "), len(lines), r.Stderr)
 			}
@@ -84,6 +103,9 @@ func TestCtlErrors(t *testing.T) {
 	}
 
 	// The failed commands changed nothing.
+	if out := c.etcdctl("get", "--prefix", "--keys-only", "/gfsha/nosuch"); strings.TrimSpace(out) != "" {
+		t.Errorf("keys written for a cluster nobody runs:\n%s", out)
+	}
 	r := c.Ctl("ls", "/d", "-o", "json")
 	var ls struct {
 		Entries []struct{ Name string } `json:"entries"`
