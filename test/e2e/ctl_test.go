@@ -47,6 +47,11 @@ func TestCtlErrors(t *testing.T) {
 			wantCode: 1, want: []string{"/nope", "not found"}},
 		{name: "create relative path", args: []string{"ctl", "create", "d/g", "--etcd-endpoints", c.EtcdEP},
 			want: []string{"d/g"}},
+		// Names that would break listings are refused before sending.
+		{name: "create with a tab", args: []string{"ctl", "create", "/d/a\tb", "--etcd-endpoints", c.EtcdEP},
+			wantCode: 2, want: []string{"byte 4", "control character"}},
+		{name: "mkdir with invalid UTF-8", args: []string{"ctl", "mkdir", "/d/\xff", "--etcd-endpoints", c.EtcdEP},
+			wantCode: 2, want: []string{"byte 3", "UTF-8"}},
 		// A cluster nobody runs: one line at once, exit 1, nothing written
 		// (checked below).
 		{name: "ls on a cluster nobody runs", args: []string{"ctl", "ls", "/", "--cluster", "nosuch", "--etcd-endpoints", c.EtcdEP},
