@@ -37,11 +37,12 @@ func newCtl() *cobra.Command {
 
 // ctlEnv is what a ctl command needs: config, a bounded context, output.
 type ctlEnv struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	json   bool
-	out    io.Writer
-	cfg    clientConfig
+	ctx     context.Context
+	cancel  context.CancelFunc
+	timeout time.Duration // --timeout, which bounds ctx
+	json    bool
+	out     io.Writer
+	cfg     clientConfig
 }
 
 type clientConfig struct {
@@ -73,15 +74,25 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 		stop()
 		return nil, err
 	}
-	// Fail fast and clearly when etcd is unreachable. The probe reads a key
-	// of this cluster, which an etcd user limited to its prefix may read.
-	pctx, pcancel := context.WithTimeout(ctx, cfg.Etcd.DialTimeout)
-	_, err = etcd.Get(pctx, cfg.Prefix()+"/health-probe")
-	pcancel()
+	// Fail fast and clearly when etcd is unreachable: a refused port at
+	// once, then a probe that reads a key of this cluster (which an etcd
+	// user limited to its prefix may read).
+	err = server.CheckRefused(ctx, cfg.Etcd.Endpoints)
+	if err == nil {
+		pctx, pcancel := context.WithTimeout(ctx, cfg.Etcd.DialTimeout)
+		_, err = etcd.Get(pctx, cfg.Prefix()+"/health-probe")
+		pcancel()
+	}
 	if err != nil {
 		etcd.Close()
 		cancel()
 		stop()
+		if errors.Is(err, server.ErrRefused) {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, commandEnded(ctx, timeout, fmt.Errorf("etcd at %v did not answer in time", cfg.Etcd.Endpoints))
+		}
 		if errors.Is(err, rpctypes.ErrPermissionDenied) {
 			return nil, fmt.Errorf("etcd at %v: user %q (etcd.username) may not read %s/: grant it readwrite on that prefix: %v",
 				cfg.Etcd.Endpoints, cfg.Etcd.Username, cfg.Prefix(), err)
@@ -103,9 +114,29 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 		stop()
 		return nil, err
 	}
-	e := &ctlEnv{ctx: ctx, json: format == "json", out: os.Stdout, cfg: clientConfig{cluster: cfg.Cluster, endpoints: cfg.Etcd.Endpoints, c: cl}}
+	e := &ctlEnv{ctx: ctx, timeout: timeout, json: format == "json", out: os.Stdout, cfg: clientConfig{cluster: cfg.Cluster, endpoints: cfg.Etcd.Endpoints, c: cl}}
 	e.cancel = func() { cl.Close(); etcd.Close(); cancel(); stop() }
 	return e, nil
+}
+
+// commandEnded says why a command's context ended, when it did: its
+// --timeout ran out (not "etcd unreachable"), or it was interrupted.
+func commandEnded(ctx context.Context, timeout time.Duration, err error) error {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("--timeout %v ran out: %w (give a longer --timeout)", timeout, err)
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	return err
+}
+
+// explain is commandEnded for this command's context.
+func (e *ctlEnv) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	return commandEnded(e.ctx, e.timeout, err)
 }
 
 // allowPausedWithoutMasters, as a command's annotation, lets it run on a
@@ -332,6 +363,6 @@ func withEnv(body func(cmd *cobra.Command, e *ctlEnv, args []string) error) func
 			return err
 		}
 		defer e.cancel()
-		return body(cmd, e, args)
+		return e.explain(body(cmd, e, args))
 	}
 }

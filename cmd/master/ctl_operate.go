@@ -29,7 +29,7 @@ func ctlSwitchover() *cobra.Command {
 			wait, _ := cmd.Flags().GetDuration("timeout")
 			r, err := ctl.Switchover(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster, to, e.cfg.c.Conn, wait)
 			if err != nil {
-				return err
+				return e.explain(err)
 			}
 			if e.json {
 				return e.printJSON(r)

@@ -33,8 +33,16 @@ func TestCtlErrors(t *testing.T) {
 		notWant  []string // none may appear on stderr
 		within   time.Duration
 	}{
-		{name: "status with etcd unreachable", args: []string{"ctl", "status", "--etcd-endpoints", unreachable},
-			wantCode: 1, want: []string{unreachable, "unreachable"}, within: 15 * time.Second},
+		// A refused port is reported as such at once, not as a deadline
+		// after the (here deliberately long) dial timeout.
+		{name: "status with etcd unreachable", args: []string{"ctl", "status", "--etcd-endpoints", unreachable, "--etcd-dial-timeout", "60s"},
+			wantCode: 1, want: []string{unreachable, "connection refused"}, notWant: []string{"deadline exceeded"}, within: 30 * time.Second},
+		// The command's own --timeout running out is reported as that.
+		{name: "failover whose --timeout runs out", args: []string{"ctl", "failover", "--timeout", "1ns", "--etcd-endpoints", c.EtcdEP},
+			wantCode: 1, want: []string{"--timeout 1ns ran out"}, notWant: []string{"unreachable"}},
+		// Credentials in an endpoint: refused as bad configuration, never echoed.
+		{name: "endpoint with a password", args: []string{"ctl", "status", "--etcd-endpoints", "http://root:s3cretPW@" + c.EtcdEP},
+			wantCode: 2, want: []string{"credentials", "etcd.username"}, notWant: []string{"s3cretPW", "root:"}},
 		{name: "create with etcd unreachable", args: []string{"ctl", "create", "/x", "--etcd-endpoints", unreachable},
 			wantCode: 1, want: []string{unreachable}, within: 15 * time.Second},
 		{name: "create existing file", args: []string{"ctl", "create", "/d/f", "--etcd-endpoints", c.EtcdEP},
