@@ -18,6 +18,7 @@ import (
 
 	"github.com/gfsha/master/client"
 	"github.com/gfsha/master/internal/ctl"
+	"github.com/gfsha/master/internal/etcdprobe"
 	"github.com/gfsha/master/internal/server"
 	"github.com/gfsha/master/internal/tlsconfig"
 )
@@ -77,7 +78,7 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 	// Fail fast and clearly when etcd is unreachable: a refused port at
 	// once, then a probe that reads a key of this cluster (which an etcd
 	// user limited to its prefix may read).
-	err = server.CheckRefused(ctx, cfg.Etcd.Endpoints)
+	err = etcdprobe.Refused(ctx, cfg.Etcd.Endpoints)
 	if err == nil {
 		pctx, pcancel := context.WithTimeout(ctx, cfg.Etcd.DialTimeout)
 		_, err = etcd.Get(pctx, cfg.Prefix()+"/health-probe")
@@ -87,7 +88,7 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 		etcd.Close()
 		cancel()
 		stop()
-		if errors.Is(err, server.ErrRefused) {
+		if errors.Is(err, etcdprobe.ErrRefused) {
 			return nil, err
 		}
 		if ctx.Err() != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -190,31 +189,4 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// A port nobody listens on is reported as refused at once; a listening one
-// (or a mix) is left to the real request.
-func TestCheckRefused(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := closed.Addr().String()
-	closed.Close()
-	live := l.Addr().String()
-
-	err = CheckRefused(t.Context(), []string{dead, "http://" + dead})
-	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), dead) {
-		t.Fatalf("CheckRefused(%s) = %v; want ErrRefused naming it", dead, err)
-	}
-	for _, eps := range [][]string{{live}, {dead, "http://" + live}, {"unix:///nowhere"}, nil} {
-		if err := CheckRefused(t.Context(), eps); err != nil {
-			t.Errorf("CheckRefused(%v) = %v; want nil", eps, err)
-		}
-	}
 }

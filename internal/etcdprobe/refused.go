@@ -1,4 +1,4 @@
-package server
+package etcdprobe
 
 import (
 	"context"
@@ -13,15 +13,15 @@ import (
 
 // ErrRefused: every etcd endpoint actively refused the connection (nothing
 // listens there).
-var ErrRefused = errors.New("server: connection refused")
+var ErrRefused = errors.New("etcdprobe: connection refused")
 
-// CheckRefused dials each TCP endpoint once (for at most a second) and
+// Refused dials each TCP endpoint once (for at most a second) and
 // returns an error wrapping ErrRefused, naming the endpoints, when every one
 // of them refused the connection: that is known at once, where etcd's
 // client would wait out its whole dial timeout and then say only "context
 // deadline exceeded". Any other outcome (one answers, one times out, a
 // unix:// endpoint) returns nil and leaves the verdict to the real request.
-func CheckRefused(ctx context.Context, endpoints []string) error {
+func Refused(ctx context.Context, endpoints []string) error {
 	if len(endpoints) == 0 {
 		return nil
 	}
