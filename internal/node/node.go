@@ -274,24 +274,24 @@ func (n *Node) Run(ctx context.Context) error {
 // when the session or leadership ends.
 func (n *Node) term(ctx context.Context) error {
 	n.setRole(cluster.RoleStandby, "new session")
+	// Before any status is published (it needs the session below): which
+	// checkpoints the log can still replay from, so that a restarted member
+	// never publishes one the log no longer reaches.
+	if n.store != nil {
+		fctx, cancel := context.WithTimeout(ctx, min(n.cfg.LeaseTTL, 3*time.Second))
+		first, err := walship.ReadFirst(fctx, n.cfg.Client, n.cfg.Keys.WAL())
+		cancel()
+		if err != nil {
+			return fmt.Errorf("cannot read the log's first index (etcd unreachable?): %w", err)
+		}
+		n.noteLogFirst(first)
+	}
 	// Bounded well under the TTL, so an unreachable etcd is reported soon.
 	sctx, cancel := context.WithTimeout(ctx, min(n.cfg.LeaseTTL, 3*time.Second))
 	s, err := election.NewSession(sctx, n.cfg.Client, n.cfg.LeaseTTL)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("cannot start an etcd session (etcd unreachable?): %w", err)
-	}
-	// Before the first status is published: which checkpoints the log can
-	// still replay from (a restarted member must not publish an old one).
-	if n.store != nil {
-		fctx, cancel := context.WithTimeout(ctx, min(n.cfg.LeaseTTL, 3*time.Second))
-		first, err := walship.ReadFirst(fctx, n.cfg.Client, n.cfg.Keys.WAL())
-		cancel()
-		if err != nil {
-			s.Close()
-			return fmt.Errorf("reading the log's first index: %w", err)
-		}
-		n.noteLogFirst(first)
 	}
 	n.mu.Lock()
 	n.session = s
