@@ -22,6 +22,7 @@ import (
 	"github.com/gfsha/master/api/masterpb"
 	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/election"
+	"github.com/gfsha/master/internal/meta"
 )
 
 // Sentinel errors.
@@ -340,6 +341,25 @@ func (e *Error) Error() string { return e.Msg }
 // Unwrap returns the sentinel.
 func (e *Error) Unwrap() error { return e.kind }
 
+// checkNewPath refuses, before anything is sent, a name to be created that
+// the master would refuse: not a clean absolute path, a control character
+// or invalid UTF-8 (see meta.ValidateNewPath).
+func checkNewPath(p string) error {
+	if err := meta.ValidateNewPath(p); err != nil {
+		return &Error{Msg: err.Error(), kind: ErrInvalid}
+	}
+	return nil
+}
+
+// checkPath refuses a path that is not valid UTF-8 before sending it (gRPC
+// could not even encode it).
+func checkPath(p string) error {
+	if err := meta.ValidateUTF8(p); err != nil {
+		return &Error{Msg: err.Error(), kind: ErrInvalid}
+	}
+	return nil
+}
+
 // mutate sends m through the batcher, retrying with the same (lane, seq)
 // until it succeeds, fails for good, or ctx ends.
 func (c *Client) mutate(ctx context.Context, m *masterpb.Mutation) error {
@@ -387,26 +407,44 @@ func (c *Client) mutate(ctx context.Context, m *masterpb.Mutation) error {
 
 // Mkdir creates a directory.
 func (c *Client) Mkdir(ctx context.Context, path string) error {
+	if err := checkNewPath(path); err != nil {
+		return err
+	}
 	return c.mutate(ctx, &masterpb.Mutation{Type: masterpb.Mutation_MKDIR, Path: path})
 }
 
 // Create creates an empty file.
 func (c *Client) Create(ctx context.Context, path string) error {
+	if err := checkNewPath(path); err != nil {
+		return err
+	}
 	return c.mutate(ctx, &masterpb.Mutation{Type: masterpb.Mutation_CREATE, Path: path})
 }
 
 // Delete removes a file or an empty directory.
 func (c *Client) Delete(ctx context.Context, path string) error {
+	if err := checkPath(path); err != nil {
+		return err
+	}
 	return c.mutate(ctx, &masterpb.Mutation{Type: masterpb.Mutation_DELETE, Path: path})
 }
 
 // Rename moves src to dst.
 func (c *Client) Rename(ctx context.Context, src, dst string) error {
+	if err := checkPath(src); err != nil {
+		return err
+	}
+	if err := checkNewPath(dst); err != nil {
+		return err
+	}
 	return c.mutate(ctx, &masterpb.Mutation{Type: masterpb.Mutation_RENAME, Path: src, Path2: dst})
 }
 
 // Stat describes path.
 func (c *Client) Stat(ctx context.Context, path string) (Entry, error) {
+	if err := checkPath(path); err != nil {
+		return Entry{}, err
+	}
 	var e *masterpb.Entry
 	err := c.call(ctx, true, func(ctx context.Context, m masterpb.MasterClient) error {
 		var err error
@@ -423,6 +461,9 @@ func (c *Client) Stat(ctx context.Context, path string) (Entry, error) {
 
 // List lists the directory at path, sorted by name.
 func (c *Client) List(ctx context.Context, path string) ([]Entry, error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
 	var r *masterpb.ListResponse
 	err := c.call(ctx, true, func(ctx context.Context, m masterpb.MasterClient) error {
 		var err error

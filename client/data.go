@@ -126,6 +126,9 @@ func (c *Client) PutFile(ctx context.Context, local, path string) (int64, error)
 // chunkserver while it runs; a full disk on a chunkserver fails it with an
 // error naming that chunkserver.
 func (c *Client) Put(ctx context.Context, path string, r io.Reader) (int64, error) {
+	if err := checkNewPath(path); err != nil {
+		return 0, err
+	}
 	if _, err := c.Stat(ctx, path); err == nil {
 		return 0, &Error{Msg: fmt.Sprintf("put %s: path already exists; remove it first or choose another path", path), kind: ErrExists}
 	} else if !errors.Is(err, ErrNotFound) {
@@ -325,6 +328,9 @@ func (c *Client) locate(ctx context.Context, path string) (*chunkpb.LocateRespon
 // them; a replica that fails (down, stale, failing its checksums) is left
 // for the next one, from the byte where it stopped.
 func (c *Client) Cat(ctx context.Context, path string, w io.Writer) (int64, error) {
+	if err := checkPath(path); err != nil {
+		return 0, err
+	}
 	loc, err := c.locate(ctx, path)
 	if err != nil {
 		return 0, fmt.Errorf("cat %s: %w", path, err)

@@ -50,13 +50,19 @@ func newChunkserver() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			etcd, err := server.Dial(cfg)
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			// Like serve: keep trying, with logs, while etcd is down or
+			// refuses the credentials; the election watch then logs its own
+			// retries.
+			etcd, err := server.DialRetrying(ctx, cfg, log)
 			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
 				return err
 			}
 			defer etcd.Close()
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
 			cs, err := chunkserver.Start(ctx, chunkserver.Config{ID: id, Dir: dir, Listen: listen, Etcd: etcd,
 				Cluster: cfg.Cluster, HeartbeatInterval: interval, Logger: log,
 				DialOptions: []grpc.DialOption{dial}, ServerOptions: serverOpts})

@@ -14,9 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gfsha/master/client"
 	"github.com/gfsha/master/internal/ctl"
+	"github.com/gfsha/master/internal/etcdprobe"
 	"github.com/gfsha/master/internal/server"
 	"github.com/gfsha/master/internal/tlsconfig"
 )
@@ -36,11 +38,12 @@ func newCtl() *cobra.Command {
 
 // ctlEnv is what a ctl command needs: config, a bounded context, output.
 type ctlEnv struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	json   bool
-	out    io.Writer
-	cfg    clientConfig
+	ctx     context.Context
+	cancel  context.CancelFunc
+	timeout time.Duration // --timeout, which bounds ctx
+	json    bool
+	out     io.Writer
+	cfg     clientConfig
 }
 
 type clientConfig struct {
@@ -72,20 +75,38 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 		stop()
 		return nil, err
 	}
-	// Fail fast and clearly when etcd is unreachable. The probe reads a key
-	// of this cluster, which an etcd user limited to its prefix may read.
-	pctx, pcancel := context.WithTimeout(ctx, cfg.Etcd.DialTimeout)
-	_, err = etcd.Get(pctx, cfg.Prefix()+"/health-probe")
-	pcancel()
+	// Fail fast and clearly when etcd is unreachable: a refused port at
+	// once, then a probe that reads a key of this cluster (which an etcd
+	// user limited to its prefix may read).
+	err = etcdprobe.Refused(ctx, cfg.Etcd.Endpoints)
+	if err == nil {
+		pctx, pcancel := context.WithTimeout(ctx, cfg.Etcd.DialTimeout)
+		_, err = etcd.Get(pctx, cfg.Prefix()+"/health-probe")
+		pcancel()
+	}
 	if err != nil {
 		etcd.Close()
 		cancel()
 		stop()
+		if errors.Is(err, etcdprobe.ErrRefused) {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, commandEnded(ctx, timeout, fmt.Errorf("etcd at %v did not answer in time", cfg.Etcd.Endpoints))
+		}
 		if errors.Is(err, rpctypes.ErrPermissionDenied) {
 			return nil, fmt.Errorf("etcd at %v: user %q (etcd.username) may not read %s/: grant it readwrite on that prefix: %v",
 				cfg.Etcd.Endpoints, cfg.Etcd.Username, cfg.Prefix(), err)
 		}
 		return nil, fmt.Errorf("etcd at %v unreachable: %v (check etcd.endpoints / --etcd-endpoints)", cfg.Etcd.Endpoints, err)
+	}
+	// A cluster nobody runs (a misspelt --cluster): say so at once rather
+	// than wait for a primary, print an empty table or write keys for it.
+	if err := requireMasters(ctx, cmd, etcd, cfg.Cluster, cfg.Etcd.Endpoints); err != nil {
+		etcd.Close()
+		cancel()
+		stop()
+		return nil, err
 	}
 	cl, err := client.New(ctx, client.Config{Etcd: etcd, Cluster: cfg.Cluster, TLS: rpcTLS})
 	if err != nil {
@@ -94,9 +115,45 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 		stop()
 		return nil, err
 	}
-	e := &ctlEnv{ctx: ctx, json: format == "json", out: os.Stdout, cfg: clientConfig{cluster: cfg.Cluster, endpoints: cfg.Etcd.Endpoints, c: cl}}
+	e := &ctlEnv{ctx: ctx, timeout: timeout, json: format == "json", out: os.Stdout, cfg: clientConfig{cluster: cfg.Cluster, endpoints: cfg.Etcd.Endpoints, c: cl}}
 	e.cancel = func() { cl.Close(); etcd.Close(); cancel(); stop() }
 	return e, nil
+}
+
+// commandEnded says why a command's context ended, when it did: its
+// --timeout ran out (not "etcd unreachable"), or it was interrupted.
+func commandEnded(ctx context.Context, timeout time.Duration, err error) error {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("--timeout %v ran out: %w (give a longer --timeout)", timeout, err)
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	return err
+}
+
+// explain is commandEnded for this command's context.
+func (e *ctlEnv) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	return commandEnded(e.ctx, e.timeout, err)
+}
+
+// allowPausedWithoutMasters, as a command's annotation, lets it run on a
+// cluster with no master registered while that cluster is paused: `resume`
+// must still work when every master is stopped, or they would all start
+// paused with no way out.
+const allowPausedWithoutMasters = "ctl.allow_paused_without_masters"
+
+func requireMasters(ctx context.Context, cmd *cobra.Command, etcd *clientv3.Client, name string, endpoints []string) error {
+	err := ctl.RequireMasters(ctx, etcd, name, endpoints)
+	if errors.Is(err, ctl.ErrNoMasters) && cmd.Annotations[allowPausedWithoutMasters] != "" {
+		if paused, perr := ctl.IsPaused(ctx, etcd, name); perr == nil && paused {
+			return nil
+		}
+	}
+	return err
 }
 
 func (e *ctlEnv) printJSON(v any) error {
@@ -307,6 +364,6 @@ func withEnv(body func(cmd *cobra.Command, e *ctlEnv, args []string) error) func
 			return err
 		}
 		defer e.cancel()
-		return body(cmd, e, args)
+		return e.explain(body(cmd, e, args))
 	}
 }

@@ -39,7 +39,7 @@ func ctlPut() *cobra.Command {
 			start := time.Now()
 			n, err := e.cfg.c.PutFile(e.ctx, args[0], args[1])
 			if err != nil {
-				return nsError("put", err)
+				return e.explain(nsError("put", err))
 			}
 			took := time.Since(start)
 			mibs := float64(n) / (1 << 20) / took.Seconds()
@@ -74,7 +74,7 @@ func ctlCat() *cobra.Command {
 			w := bufio.NewWriterSize(e.out, 1<<20)
 			if _, err := e.cfg.c.Cat(e.ctx, args[0], w); err != nil {
 				w.Flush()
-				return nsError("cat", err)
+				return e.explain(nsError("cat", err))
 			}
 			return w.Flush()
 		},

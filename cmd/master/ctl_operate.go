@@ -29,7 +29,7 @@ func ctlSwitchover() *cobra.Command {
 			wait, _ := cmd.Flags().GetDuration("timeout")
 			r, err := ctl.Switchover(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster, to, e.cfg.c.Conn, wait)
 			if err != nil {
-				return err
+				return e.explain(err)
 			}
 			if e.json {
 				return e.printJSON(r)
@@ -48,7 +48,7 @@ func ctlPause(pause bool) *cobra.Command {
 	if !pause {
 		use, short = "resume", "Leave maintenance mode: standbys campaign again"
 	}
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.NoArgs,
@@ -69,6 +69,10 @@ func ctlPause(pause bool) *cobra.Command {
 			return nil
 		}),
 	}
+	if !pause {
+		c.Annotations = map[string]string{allowPausedWithoutMasters: "true"}
+	}
+	return c
 }
 
 func ctlHistory() *cobra.Command {

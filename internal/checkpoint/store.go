@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -26,12 +27,50 @@ var (
 	ErrCorrupt = errors.New("checkpoint: corrupt")
 )
 
+// The file formats (see the package doc). Version 2 checksums its header;
+// version 1 files (no header checksum) still load.
 const (
-	magic     = "GCK1"
-	headerLen = 4 + 8 + 8
-	prefix    = "ckpt-"
-	suffix    = ".snap"
+	magicV1     = "GCK1"
+	magicV2     = "GCK2"
+	headerLenV1 = 4 + 8 + 8
+	headerLenV2 = headerLenV1 + 4
+	prefix      = "ckpt-"
+	suffix      = ".snap"
 )
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// encodeHeader is a version 2 header: magic, index, token, and the CRC-32C
+// of those 20 bytes.
+func encodeHeader(index uint64, token fencing.Token) []byte {
+	hdr := make([]byte, 0, headerLenV2)
+	hdr = append(hdr, magicV2...)
+	hdr = binary.BigEndian.AppendUint64(hdr, index)
+	hdr = binary.BigEndian.AppendUint64(hdr, uint64(token))
+	return binary.BigEndian.AppendUint32(hdr, crc32.Checksum(hdr, castagnoli))
+}
+
+// readHeader reads a version 1 or 2 header from br.
+func readHeader(br *bufio.Reader) (index uint64, token fencing.Token, err error) {
+	hdr := make([]byte, headerLenV1, headerLenV2)
+	if _, err := io.ReadFull(br, hdr); err != nil {
+		return 0, 0, fmt.Errorf("bad header: %v: %w", err, ErrCorrupt)
+	}
+	switch string(hdr[:4]) {
+	case magicV1:
+	case magicV2:
+		hdr = hdr[:headerLenV2]
+		if _, err := io.ReadFull(br, hdr[headerLenV1:]); err != nil {
+			return 0, 0, fmt.Errorf("bad header: %v: %w", err, ErrCorrupt)
+		}
+		if got, want := crc32.Checksum(hdr[:headerLenV1], castagnoli), binary.BigEndian.Uint32(hdr[headerLenV1:]); got != want {
+			return 0, 0, fmt.Errorf("header checksum %08x, want %08x: %w", got, want, ErrCorrupt)
+		}
+	default:
+		return 0, 0, fmt.Errorf("bad header: magic %q: %w", hdr[:4], ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(hdr[4:]), fencing.Token(binary.BigEndian.Uint64(hdr[12:])), nil
+}
 
 // Info describes one checkpoint.
 type Info struct {
@@ -47,6 +86,8 @@ type Store struct {
 	dir  string
 	keep int
 	log  *slog.Logger
+	// sync makes a file durable; tests observe it.
+	sync func(*os.File) error
 }
 
 // Open makes the directory if needed. keep is how many checkpoints Prune
@@ -58,7 +99,7 @@ func Open(dir string, keep int, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Store{dir: dir, keep: max(keep, 2), log: log}, nil
+	return &Store{dir: dir, keep: max(keep, 2), log: log, sync: (*os.File).Sync}, nil
 }
 
 // Dir is the store's directory.
@@ -121,7 +162,8 @@ func (s *Store) Save(st *meta.State, token fencing.Token) (Info, error) {
 }
 
 // SaveFrom stores a checkpoint file received from a peer after verifying it
-// completely (it is restored into a scratch state machine first).
+// completely (it is restored into a scratch state machine first), fsyncing
+// it before the rename and the directory after, as Save does.
 func (s *Store) SaveFrom(r io.Reader) (Info, error) {
 	tmp, err := os.CreateTemp(s.dir, ".recv-*")
 	if err != nil {
@@ -131,6 +173,10 @@ func (s *Store) SaveFrom(r io.Reader) (Info, error) {
 	if _, err := io.Copy(tmp, r); err != nil {
 		tmp.Close()
 		return Info{}, fmt.Errorf("checkpoint: receive: %w", err)
+	}
+	if err := s.sync(tmp); err != nil {
+		tmp.Close()
+		return Info{}, fmt.Errorf("checkpoint: receive: sync: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
 		return Info{}, fmt.Errorf("checkpoint: receive: %w", err)
@@ -154,10 +200,7 @@ func (s *Store) write(index uint64, token fencing.Token, body func(io.Writer) er
 	}
 	defer os.Remove(tmp.Name())
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	hdr := append([]byte(magic), make([]byte, 16)...)
-	binary.BigEndian.PutUint64(hdr[4:], index)
-	binary.BigEndian.PutUint64(hdr[12:], uint64(token))
-	_, err = bw.Write(hdr)
+	_, err = bw.Write(encodeHeader(index, token))
 	if err == nil {
 		err = body(bw)
 	}
@@ -165,7 +208,7 @@ func (s *Store) write(index uint64, token fencing.Token, body func(io.Writer) er
 		err = bw.Flush()
 	}
 	if err == nil {
-		err = tmp.Sync()
+		err = s.sync(tmp)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -224,8 +267,11 @@ func (s *Store) Load(st *meta.State) (Info, error) {
 	return Info{}, ErrNone
 }
 
-// verify restores st from the checkpoint file at path. On error st is
-// unchanged.
+// verify restores st from the checkpoint file at path. Everything is
+// checked before st changes (the header's checksum and its index against
+// the snapshot's, then the snapshot's own checksum inside Restore, which
+// swaps the state in only once the whole snapshot verified): on error st
+// is unchanged.
 func verify(path string, st *meta.State) (Info, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -233,16 +279,21 @@ func verify(path string, st *meta.State) (Info, error) {
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<20)
-	hdr := make([]byte, headerLen)
-	if _, err := io.ReadFull(br, hdr); err != nil || string(hdr[:4]) != magic {
-		return Info{}, fmt.Errorf("%s: bad header: %w", path, ErrCorrupt)
+	index, token, err := readHeader(br)
+	if err != nil {
+		return Info{}, fmt.Errorf("%s: %w", path, err)
 	}
-	info := Info{Index: binary.BigEndian.Uint64(hdr[4:]), Token: fencing.Token(binary.BigEndian.Uint64(hdr[12:])), Path: path}
+	info := Info{Index: index, Token: token, Path: path}
+	head, _ := br.Peek(8 + binary.MaxVarintLen64) // short at the end of a tiny file
+	snapIdx, err := snapshotIndex(head)
+	if err != nil {
+		return Info{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if snapIdx != info.Index {
+		return Info{}, fmt.Errorf("%s: header says index %d, snapshot %d: %w", path, info.Index, snapIdx, ErrCorrupt)
+	}
 	if err := st.Restore(br); err != nil {
 		return Info{}, fmt.Errorf("%s: %v: %w", path, err, ErrCorrupt)
-	}
-	if got := st.AppliedIndex(); got != info.Index {
-		return Info{}, fmt.Errorf("%s: header says index %d, snapshot %d: %w", path, info.Index, got, ErrCorrupt)
 	}
 	if fi, err := f.Stat(); err == nil {
 		info.Size = fi.Size()
@@ -260,6 +311,25 @@ func (s *Store) Prune() error {
 		if err := os.Remove(c.Path); err != nil {
 			return fmt.Errorf("checkpoint: prune: %w", err)
 		}
+	}
+	return nil
+}
+
+// PruneBelow removes every checkpoint below index (those the log can no
+// longer replay from once it starts after index), whatever keep says.
+func (s *Store) PruneBelow(index uint64) error {
+	list, err := s.List()
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if c.Index >= index {
+			continue
+		}
+		if err := os.Remove(c.Path); err != nil {
+			return fmt.Errorf("checkpoint: prune below %d: %w", index, err)
+		}
+		s.log.Info("checkpoint dropped: the log no longer reaches it", "index", c.Index, "log_starts_after", index)
 	}
 	return nil
 }

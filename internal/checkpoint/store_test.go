@@ -2,12 +2,16 @@ package checkpoint
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/gfsha/master/internal/fencing"
 	"github.com/gfsha/master/internal/meta"
 )
 
@@ -173,4 +177,120 @@ func BenchmarkCheckpoint1M(b *testing.B) {
 			}
 		}
 	})
+}
+
+// rewriteHeader replaces the header of the checkpoint at path with one in
+// the given format (1 or 2) saying index and token.
+func rewriteHeader(t *testing.T, path string, version int, index uint64, token fencing.Token) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := b[headerLenV2:]
+	var hdr []byte
+	switch version {
+	case 1:
+		hdr = append([]byte(magicV1), make([]byte, 16)...)
+		binary.BigEndian.PutUint64(hdr[4:], index)
+		binary.BigEndian.PutUint64(hdr[12:], uint64(token))
+	case 2:
+		hdr = encodeHeader(index, token)
+	}
+	if err := os.WriteFile(path, append(hdr, snap...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The header (index and token) is checksummed: a flipped bit in it makes
+// the checkpoint unusable, as one in the snapshot does.
+func TestHeaderIsChecksummed(t *testing.T) {
+	for _, off := range []int{5, 11, 13, 19, 21} {
+		t.Run(fmt.Sprintf("byte %d", off), func(t *testing.T) {
+			s := open(t)
+			info, err := s.Save(stateWith(t, 10), 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(info.Path)
+			b[off] ^= 0x01
+			os.WriteFile(info.Path, b, 0o644)
+			got, err := s.Load(meta.New())
+			if !errors.Is(err, ErrNone) {
+				t.Fatalf("Load with header byte %d flipped = %+v, %v; want ErrNone (the only checkpoint is damaged)", off, got, err)
+			}
+		})
+	}
+}
+
+// Checkpoints written before the header checksum (format 1) still load.
+func TestLoadsFormatOne(t *testing.T) {
+	s := open(t)
+	st := stateWith(t, 10)
+	info, err := s.Save(st, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewriteHeader(t, info.Path, 1, 10, 3)
+	got := meta.New()
+	loaded, err := s.Load(got)
+	if err != nil || loaded.Index != 10 || loaded.Token != 3 || got.Digest() != st.Digest() {
+		t.Fatalf("Load of a format 1 checkpoint = %+v, %v; want index 10, token 3, the saved state", loaded, err)
+	}
+	// And a damaged format 1 header is still caught by the index check.
+	rewriteHeader(t, info.Path, 1, 11, 3)
+	if _, err := verify(info.Path, meta.New()); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("verify of a format 1 checkpoint whose header says 11 = %v; want ErrCorrupt", err)
+	}
+}
+
+// A header whose index disagrees with the snapshot's is refused before the
+// live state changes.
+func TestMismatchLeavesStateUntouched(t *testing.T) {
+	s := open(t)
+	info, err := s.Save(stateWith(t, 10), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, version := range []int{1, 2} {
+		rewriteHeader(t, info.Path, version, 12, 3)
+		live := stateWith(t, 3)
+		before := live.Digest()
+		if _, err := verify(info.Path, live); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("format %d: verify with header index 12, snapshot 10 = %v; want ErrCorrupt", version, err)
+		}
+		if got := live.Digest(); got != before || live.AppliedIndex() != 3 {
+			t.Fatalf("format %d: the live state changed (applied %d) although the checkpoint was refused", version, live.AppliedIndex())
+		}
+	}
+}
+
+// A checkpoint received from a peer is fsynced before it is renamed into
+// place.
+func TestSaveFromSyncsBeforeRename(t *testing.T) {
+	src := open(t)
+	info, err := src.Save(stateWith(t, 10), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := open(t)
+	var synced []string
+	dst.sync = func(f *os.File) error {
+		if _, err := os.Stat(f.Name()); err != nil {
+			t.Errorf("sync of %s after it was renamed", f.Name())
+		}
+		synced = append(synced, filepath.Base(f.Name()))
+		return f.Sync()
+	}
+	f, err := os.Open(info.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := dst.SaveFrom(f); err != nil {
+		t.Fatal(err)
+	}
+	if len(synced) != 1 || !strings.HasPrefix(synced[0], ".recv-") {
+		t.Fatalf("files synced while receiving: %v; want the received temporary file", synced)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gfsha/master/api/chunkpb"
 	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/election"
+	"github.com/gfsha/master/internal/etcdprobe"
 	"github.com/gfsha/master/internal/fencing"
 )
 
@@ -26,7 +27,7 @@ func (s *Server) follow(ctx context.Context) {
 	defer wg.Wait()
 	stop := func() {}
 	defer func() { stop() }()
-	for l := range election.Observe(ctx, s.cfg.Etcd, s.keys.Election()) {
+	for l := range election.ObserveReporting(ctx, s.cfg.Etcd, s.keys.Election(), s.reportEtcd(ctx)) {
 		stop()
 		stop = func() {}
 		if l.Key == "" {
@@ -46,6 +47,21 @@ func (s *Server) follow(ctx context.Context) {
 		stop = cancel
 		wg.Add(1)
 		go func() { defer wg.Done(); s.heartbeatTo(sctx, v) }()
+	}
+}
+
+// reportEtcd logs, like `serve`, every failed attempt to read the election
+// (with why: a refused port is named as such) and the recovery.
+func (s *Server) reportEtcd(ctx context.Context) func(error, time.Duration) {
+	return func(err error, in time.Duration) {
+		if err == nil {
+			s.log.Info("etcd reachable again; following the election")
+			return
+		}
+		if rerr := etcdprobe.Refused(ctx, s.cfg.Etcd.Endpoints()); rerr != nil {
+			err = rerr
+		}
+		s.log.Warn("etcd unreachable; cannot find the primary; retrying", "endpoints", s.cfg.Etcd.Endpoints(), "in", in, "err", err)
 	}
 }
 

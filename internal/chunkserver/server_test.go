@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -214,5 +217,62 @@ func TestWriteNeedsLease(t *testing.T) {
 	}
 	if err := write(11, "!"); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("write after revoke: %v; want FAILED_PRECONDITION", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// A chunkserver whose etcd refuses connections says so, and keeps trying,
+// rather than log "started" and then nothing.
+func TestUnreachableEtcdIsLoggedAndRetried(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	etcd, err := clientv3.New(clientv3.Config{Endpoints: []string{dead}, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { etcd.Close() })
+	var logs syncBuffer
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	s, err := Start(ctx, Config{ID: "cs1", Dir: t.TempDir(), Listen: "127.0.0.1:0", Etcd: etcd, Cluster: "t",
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	wctx, wcancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer wcancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(logs.String(), "etcd unreachable") {
+		select {
+		case <-wctx.Done():
+			t.Fatalf("nothing logged about etcd within 30 s; log:\n%s", logs.String())
+		case <-tick.C:
+		}
+	}
+	if out := logs.String(); !strings.Contains(out, "connection refused") || !strings.Contains(out, dead) {
+		t.Errorf("log does not say etcd at %s refused the connection:\n%s", dead, out)
 	}
 }

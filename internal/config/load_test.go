@@ -333,6 +333,33 @@ func TestLoadInvalid(t *testing.T) {
 }
 
 // TestLoadErrorText pins a few messages users read.
+// An endpoint with credentials is refused (exit 2) and its password is
+// never echoed, whatever the form.
+func TestEndpointCredentialsRefusedUnechoed(t *testing.T) {
+	for _, ep := range []string{
+		"http://alice:s3cr%40t@127.0.0.1:2379",
+		"https://alice:s3cr@t@10.0.0.1:2379",
+		"alice:s3cr@t@127.0.0.1:2379",
+		"http://s3cr@t@127.0.0.1:2379/x?y",
+		"127.0.0.1:2379,http://alice:s3cr/t@127.0.0.1:2380",
+	} {
+		for _, how := range []setup{
+			{args: []string{"--etcd-endpoints", ep}},
+			{env: map[string]string{"MASTER_ETCD_ENDPOINTS": ep}},
+			{file: yamlFile("etcd:\n  endpoints: [\"" + strings.ReplaceAll(ep, ",", "\", \"") + "\"]\n")},
+		} {
+			_, _, err := load(t, how)
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("Load with endpoints %q = %v; want ErrInvalid", ep, err)
+				continue
+			}
+			if msg := err.Error(); strings.Contains(msg, "s3cr") || strings.Contains(msg, "alice") || !strings.Contains(msg, "credentials") {
+				t.Errorf("Load with endpoints %q: %q; want it to say credentials without showing them", ep, msg)
+			}
+		}
+	}
+}
+
 func TestLoadErrorText(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -40,6 +40,16 @@ func checkListen(s, example string) string {
 // checkEndpoint accepts what etcd's client dials: host:port, or a URL
 // http(s)://host:port, or unix(s)://path.
 func checkEndpoint(s string) string {
+	// Credentials in an endpoint (user:password@host) are refused, and the
+	// endpoint is not quoted whole: only what follows the last '@'.
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		shown := "…@" + s[at+1:]
+		if scheme, _, ok := strings.Cut(s[:at], "://"); ok && !strings.ContainsAny(scheme, ":@/") {
+			shown = scheme + "://" + shown
+		}
+		return fmt.Sprintf("%s holds credentials (user:password@ before the host), which are not taken from an endpoint (and not shown here): "+
+			"remove them and set etcd.username and etcd.password (MASTER_ETCD_PASSWORD) instead", shown)
+	}
 	bad := fmt.Sprintf("%q is not host:port or an http(s):// or unix:// URL (use e.g. 127.0.0.1:2379)", s)
 	scheme, rest, hasScheme := strings.Cut(s, "://")
 	if !hasScheme {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -80,13 +81,24 @@ func TestStatusShapeAndFailover(t *testing.T) {
 		t.Errorf("roles = %v", roles)
 	}
 
-	// Failing over from a standby leaves the primary in place.
-	f, err := ctl.Failover(t.Context(), etcd, "test", r.Shadow, 10*time.Second)
-	if err != nil || f.NewPrimary != primary || f.FailoverTimeMs != 0 {
-		t.Fatalf("failover from standby = %+v, %v; want primary %s to stay", f, err, primary)
+	// Failing over from a standby is refused: nothing revoked, the
+	// primary stays.
+	var shadowLease string
+	for _, m := range r.Members {
+		if m.NodeID == r.Shadow {
+			shadowLease = m.LeaseID
+		}
 	}
-	dc.WaitStable(t)
-	waitMembers(t, etcd, 2)
+	f, err := ctl.Failover(t.Context(), etcd, "test", r.Shadow, 10*time.Second)
+	want := r.Shadow + " is not the primary (the primary is " + primary + "); nothing done"
+	if !errors.Is(err, ctl.ErrNotThePrimary) || err.Error() != want {
+		t.Fatalf("failover --from %s (a standby) = %+v, %v; want %q", r.Shadow, f, err, want)
+	}
+	if id, perr := strconv.ParseInt(shadowLease, 16, 64); perr != nil {
+		t.Fatal(perr)
+	} else if ttl, err := etcd.TimeToLive(t.Context(), clientv3.LeaseID(id)); err != nil || ttl.TTL <= 0 {
+		t.Fatalf("the standby's lease %s after the refused failover: %+v, %v; want it alive", shadowLease, ttl, err)
+	}
 
 	f, err = ctl.Failover(t.Context(), etcd, "test", "", 10*time.Second)
 	if err != nil {

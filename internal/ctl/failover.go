@@ -23,12 +23,32 @@ type FailoverReport struct {
 	NewToken           int64   `json:"new_token"`
 }
 
-// ErrNoTakeover: no standby became primary in time.
-var ErrNoTakeover = errors.New("ctl: no standby took over")
+// Sentinel errors of the operator commands.
+var (
+	// ErrNoTakeover: no standby became primary in time.
+	ErrNoTakeover = errors.New("ctl: no standby took over")
+	// ErrNotThePrimary: `failover --from NODE` named a member that is not
+	// the primary; nothing was revoked.
+	ErrNotThePrimary = errors.New("ctl: not the primary")
+)
+
+// notThePrimary says that from is not the primary, and that nothing was done.
+type notThePrimary struct{ from, primary string }
+
+func (e notThePrimary) Error() string {
+	if e.primary == "" {
+		return fmt.Sprintf("%s is not the primary (there is no primary now); nothing done", e.from)
+	}
+	return fmt.Sprintf("%s is not the primary (the primary is %s); nothing done", e.from, e.primary)
+}
+
+func (e notThePrimary) Is(target error) bool { return target == ErrNotThePrimary }
 
 // Failover revokes the lease of node from (the primary when empty), waits
 // until another member serves as primary, and reports how long it took,
 // measured from the revoke to the new primary's serving record in etcd.
+// When from is not the primary it revokes nothing and returns an error
+// wrapping ErrNotThePrimary.
 func Failover(ctx context.Context, c *clientv3.Client, name, from string, timeout time.Duration) (FailoverReport, error) {
 	keys := cluster.ForCluster(name)
 	st, err := Status(ctx, c, name)
@@ -55,12 +75,9 @@ func Failover(ctx context.Context, c *clientv3.Client, name, from string, timeou
 	}
 	rep := FailoverReport{FailedMaster: from, OldToken: st.Token}
 	if from != st.Primary {
-		// A standby's lease: revoking it restarts its session; the primary stays.
-		if err := revoke(ctx, c, target.LeaseID); err != nil {
-			return rep, err
-		}
-		rep.NewPrimary, rep.NewToken = st.Primary, st.Token
-		return rep, nil
+		// Revoking a standby's lease would fail nothing over and only
+		// restart that standby's session.
+		return rep, notThePrimary{from: from, primary: st.Primary}
 	}
 	if others == 0 {
 		return rep, fmt.Errorf("no standby in cluster %q to take over from %s; start another master first: %w", name, from, ErrNoTakeover)

@@ -24,11 +24,18 @@ func IsPaused(ctx context.Context, c *clientv3.Client, name string) (bool, error
 }
 
 // Pause turns maintenance mode on: standbys withdraw from the election, so
-// no automatic failover happens; the primary keeps serving.
+// no automatic failover happens; the primary keeps serving. It writes
+// nothing, and returns an error wrapping ErrNoMasters, when no master of
+// the cluster is registered.
 func Pause(ctx context.Context, c *clientv3.Client, name string) error {
+	keys := cluster.ForCluster(name)
 	b, _ := json.Marshal(cluster.PauseRecord{Since: time.Now().UTC(), By: "ctl"})
-	if _, err := c.Put(ctx, cluster.ForCluster(name).ControlKey(cluster.ControlPaused), string(b)); err != nil {
+	r, err := c.Txn(ctx).If(mastersRegistered(keys)).Then(clientv3.OpPut(keys.ControlKey(cluster.ControlPaused), string(b))).Commit()
+	if err != nil {
 		return fmt.Errorf("pause: %w", err)
+	}
+	if !r.Succeeded {
+		return noMasters{cluster: name, endpoints: c.Endpoints()}
 	}
 	return nil
 }

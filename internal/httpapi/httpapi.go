@@ -52,7 +52,6 @@ func answer(w http.ResponseWriter, ok bool, what string) {
 // Metrics are a master's Prometheus metrics; it implements node.Metrics.
 type Metrics struct {
 	Registry     *prometheus.Registry
-	role         *prometheus.GaugeVec
 	batchRecords prometheus.Histogram
 	batchBytes   prometheus.Histogram
 	commit       prometheus.Histogram
@@ -67,7 +66,6 @@ func NewMetrics(status func() cluster.MemberStatus) *Metrics {
 	r := prometheus.NewRegistry()
 	x := &Metrics{
 		Registry: r,
-		role:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gfsha_role", Help: "1 for this member's current role."}, []string{"role"}),
 		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gfsha_append_batch_records", Help: "Records per fenced transaction.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
 		batchBytes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gfsha_append_batch_bytes", Help: "Bytes per fenced transaction.",
@@ -80,7 +78,7 @@ func NewMetrics(status func() cluster.MemberStatus) *Metrics {
 		firstWrite: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gfsha_failover_first_write_seconds", Help: "From caught up to first committed write.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
-	r.MustRegister(x.role, x.batchRecords, x.batchBytes, x.commit, x.promotions, x.catchUp, x.firstWrite)
+	r.MustRegister(roleCollector{status: status}, x.batchRecords, x.batchBytes, x.commit, x.promotions, x.catchUp, x.firstWrite)
 	gauge := func(name, help string, f func(cluster.MemberStatus) float64) {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(status()) }))
 	}
@@ -102,16 +100,30 @@ func (x *Metrics) ChunkserversAttached(n func() int) {
 	}, func() float64 { return float64(n()) }))
 }
 
-// RoleChanged implements node.Metrics.
-func (x *Metrics) RoleChanged(role string) {
-	for _, r := range []string{cluster.RoleStandby, cluster.RoleCandidate, cluster.RoleCatchingUp, cluster.RolePrimary} {
+// roleDesc: gfsha_role{role} is 1 for the role `ctl status` and /status
+// show for this member (primary, standby or catching-up), 0 for the others.
+var roleDesc = prometheus.NewDesc("gfsha_role", "1 for this member's current role, as /status and `ctl status` show it.", []string{"role"}, nil)
+
+// roleCollector reads the role from status at scrape time, so the metric
+// can never disagree with /status (a campaigning standby is "standby").
+type roleCollector struct{ status func() cluster.MemberStatus }
+
+func (c roleCollector) Describe(ch chan<- *prometheus.Desc) { ch <- roleDesc }
+
+func (c roleCollector) Collect(ch chan<- prometheus.Metric) {
+	role := c.status().Role
+	for _, r := range []string{cluster.RolePrimary, cluster.RoleStandby, cluster.RoleCatchingUp} {
 		v := 0.0
 		if r == role {
 			v = 1
 		}
-		x.role.WithLabelValues(r).Set(v)
+		ch <- prometheus.MustNewConstMetric(roleDesc, prometheus.GaugeValue, v, r)
 	}
 }
+
+// RoleChanged implements node.Metrics. The role gauge needs nothing from
+// it: it is read from the status at scrape time.
+func (x *Metrics) RoleChanged(string) {}
 
 // BatchCommitted implements node.Metrics.
 func (x *Metrics) BatchCommitted(records, bytes int, took time.Duration) {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -81,5 +82,30 @@ func TestStatusAndMetrics(t *testing.T) {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// The role metric is the role /status shows, whatever the node's internal
+// role was last reported as (a campaigning standby is a standby).
+func TestRoleMetricAgreesWithStatus(t *testing.T) {
+	for _, role := range []string{cluster.RoleStandby, cluster.RoleCatchingUp, cluster.RolePrimary} {
+		t.Run(role, func(t *testing.T) {
+			f := fakeMember{st: cluster.MemberStatus{NodeID: "n2", Role: role}}
+			m := NewMetrics(f.Status)
+			m.RoleChanged(cluster.RoleCandidate) // what the node reports while it campaigns
+			_, body := get(t, Handler(f, m.Registry), "/metrics")
+			for _, r := range []string{cluster.RoleStandby, cluster.RoleCatchingUp, cluster.RolePrimary} {
+				want := fmt.Sprintf(`gfsha_role{role=%q} 0`, r)
+				if r == role {
+					want = fmt.Sprintf(`gfsha_role{role=%q} 1`, r)
+				}
+				if !strings.Contains(body, want) {
+					t.Errorf("/metrics with /status role %s lacks %q", role, want)
+				}
+			}
+			if strings.Contains(body, `gfsha_role{role="candidate"} 1`) {
+				t.Errorf("/metrics says candidate while /status says %s", role)
+			}
+		})
 	}
 }

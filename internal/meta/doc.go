@@ -54,6 +54,11 @@
 //
 //   - Paths must already be clean (ValidatePath); they are not cleaned for
 //     the caller. Stat("/") names the root "/".
+//   - A name being created (create, mkdir, rename destination) must also be
+//     valid UTF-8 with no control character (C0, DEL, C1): Check refuses
+//     it naming the byte offset (ValidateNewPath). Apply does not, so a log
+//     written before that rule replays exactly as it did, and such a name
+//     can still be listed, renamed and removed.
 //   - Renaming a path onto itself fails with ErrExists (the destination
 //     exists), like any rename onto an existing path; rename never replaces.
 //     Renaming "/" or moving a path into its own subtree fails with

@@ -101,6 +101,54 @@ func showPath(p string) string {
 	return p
 }
 
+// ValidateNewPath is ValidatePath plus the rules for a name about to be
+// created (create, mkdir, the destination of a rename): every byte must be
+// valid UTF-8 and no character a control character (C0 including tab and
+// newline, DEL, or C1 U+0080..U+009F), which would break listings and
+// terminals. The error names the byte offset of the first such character
+// and wraps ErrInvalidPath.
+//
+// Names already in the namespace are not held to it (a log written before
+// this rule replays as it did, and such names can still be listed, removed
+// or renamed to a valid one); only new names are.
+func ValidateNewPath(p string) error {
+	if err := ValidatePath(p); err != nil {
+		return err
+	}
+	if problem := charProblem(p); problem != "" {
+		return fmt.Errorf("path %s: %s: %w", showPath(p), problem, ErrInvalidPath)
+	}
+	return nil
+}
+
+// ValidateUTF8 reports a path that is not valid UTF-8 (which cannot even be
+// sent in a request), naming the byte offset; it wraps ErrInvalidPath.
+func ValidateUTF8(p string) error {
+	for i := 0; i < len(p); {
+		r, size := utf8.DecodeRuneInString(p[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return fmt.Errorf("path %s: byte %d (0x%02x) is not valid UTF-8; paths must be UTF-8: %w", showPath(p), i, p[i], ErrInvalidPath)
+		}
+		i += size
+	}
+	return nil
+}
+
+// charProblem returns what is wrong with the characters of a new path, or "".
+func charProblem(p string) string {
+	for i := 0; i < len(p); {
+		r, size := utf8.DecodeRuneInString(p[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return fmt.Sprintf("byte %d (0x%02x) is not valid UTF-8; names must be UTF-8", i, p[i])
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
+			return fmt.Sprintf("byte %d is the control character %U; names may not contain control characters (tab, newline, DEL, ...): remove it", i, r)
+		}
+		i += size
+	}
+	return ""
+}
+
 // parentLen returns the length of the parent directory of the valid, non-root
 // path p ("/a/b" -> 2, "/a" -> 0 meaning the root).
 func parentLen(p string) int {

@@ -99,6 +99,10 @@ func (s *State) Dirs() int {
 // exceptions that concern the log, not the op: Check ignores the index, and
 // for a retry that the dedup table will answer (ClientID set, Seq equal to the
 // last one applied for it) it returns nil, whatever the remembered Result.
+// And Check also holds the names op creates to ValidateNewPath (no control
+// characters, valid UTF-8), which Apply does not, so that a log written
+// before that rule replays exactly as it did: every new op passes Check on
+// the primary before it is logged.
 func (s *State) Check(op Op) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -107,6 +111,9 @@ func (s *State) Check(op Op) error {
 		return nil
 	case reject:
 		return res.Err
+	}
+	if err := checkNewNames(op); err != nil {
+		return err
 	}
 	_, err := s.planLocked(op)
 	return err
@@ -366,6 +373,24 @@ func (s *State) execLocked(op Op, p plan) Result {
 		p.n.size = op.Size
 	}
 	return Result{}
+}
+
+// checkNewNames holds the names op creates to ValidateNewPath. Check does
+// it, Apply does not: records logged before the rule replay as they did.
+func checkNewNames(op Op) error {
+	var p string
+	switch op.Type {
+	case OpCreate, OpMkdir:
+		p = op.Path
+	case OpRename:
+		p = op.Path2
+	default:
+		return nil
+	}
+	if problem := charProblem(p); problem != "" {
+		return fmt.Errorf("%s %s: %s: %w", op.Type, showPath(p), problem, ErrInvalidPath)
+	}
+	return nil
 }
 
 func validateOpPath(t OpType, p string) error {

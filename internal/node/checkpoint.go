@@ -45,13 +45,36 @@ func (n *Node) restore() error {
 	return nil
 }
 
-// noteOldestCheckpoint records the oldest checkpoint kept on disk.
+// noteOldestCheckpoint records the oldest checkpoint kept on disk that the
+// log can still replay from (index >= the log's first index - 1), or 0 when
+// there is none: members publish it and the primary trims below it, so an
+// unreplayable one must never be counted.
 func (n *Node) noteOldestCheckpoint() {
 	list, err := n.store.List()
-	if err != nil || len(list) == 0 {
+	if err != nil {
 		return
 	}
-	n.ckptOldest.Store(list[len(list)-1].Index)
+	oldest := uint64(0)
+	for _, c := range list { // newest first
+		if c.Index+1 >= n.logFirst.Load() {
+			oldest = c.Index
+		}
+	}
+	n.ckptOldest.Store(oldest)
+}
+
+// noteLogFirst records the log's first index as learned from etcd (it only
+// grows) and recounts the checkpoints replay can start from.
+func (n *Node) noteLogFirst(first uint64) {
+	for {
+		old := n.logFirst.Load()
+		if first <= old || n.logFirst.CompareAndSwap(old, first) {
+			break
+		}
+	}
+	if n.store != nil {
+		n.noteOldestCheckpoint()
+	}
 }
 
 // Checkpoint writes a checkpoint of the current state now and returns its
@@ -220,7 +243,16 @@ func (n *Node) Trim(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if first == 0 {
+		return 0, fmt.Errorf("master: trim below %d returned no first index", upTo)
+	}
 	n.trimmedTo.Store(first - 1)
+	n.noteLogFirst(first)
+	if rev == 0 {
+		// Nothing deleted: the bound is below the log's start (a member
+		// still publishes an older checkpoint). Try again next time.
+		return first, nil
+	}
 	n.log.Info("log trimmed", "below", first, "checkpoints", upTo)
 	if n.cfg.Compact && rev > 0 {
 		if _, err := n.cfg.Client.Compact(ctx, rev); err != nil {
@@ -268,6 +300,13 @@ func (n *Node) fetchCheckpoint(ctx context.Context) error {
 		if err != nil {
 			n.log.Warn("checkpoint fetch failed", "from", m.NodeID, "err", err)
 			continue
+		}
+		// Local checkpoints below the log's start can never be replayed
+		// from: drop them, or one would stay counted as this member's
+		// oldest and hold trimming back until two more are written.
+		n.noteLogFirst(first)
+		if err := n.store.PruneBelow(first - 1); err != nil {
+			n.log.Warn("dropping checkpoints the log can no longer reach", "err", err)
 		}
 		if err := n.restore(); err != nil {
 			return err

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -183,5 +184,135 @@ func TestJoinFromNothingAfterTrim(t *testing.T) {
 	}
 	if err := create(t.Context(), n3, "/after", "", 0); err != nil {
 		t.Fatalf("n3 as primary cannot write: %v", err)
+	}
+}
+
+// An ordinary failover while some member publishes a checkpoint below the
+// log's start (a restarting member, one that fetched a peer's checkpoint)
+// must not stop trimming for good: the new primary trims again once every
+// member holds a newer checkpoint.
+func TestTrimGoesOnAfterFailoverWithStaleCheckpoint(t *testing.T) {
+	srv := embedetcd.StartT(t)
+	c := embedetcd.ClientT(t, srv)
+	dir := t.TempDir()
+	p := peers{}
+	n1, stop1 := startDurable(t, c, "n1", filepath.Join(dir, "n1"), p)
+	waitFor(t, 20*time.Second, "n1 to serve", n1.Serving)
+	n2, _ := startDurable(t, c, "n2", filepath.Join(dir, "n2"), p)
+	creates(t, n1, 0, 100)
+	waitFor(t, 20*time.Second, "n2 to catch up", func() bool { return n2.State().AppliedIndex() == n1.State().AppliedIndex() })
+	if _, err := n2.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n1.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	first, err := n1.Trim(t.Context())
+	if err != nil || first < 50 {
+		t.Fatalf("Trim on n1 = %d, %v; want the log trimmed past most of the creates", first, err)
+	}
+
+	stop1()
+	waitFor(t, 30*time.Second, "n2 to serve", n2.Serving)
+	// A member that publishes a checkpoint the log no longer reaches.
+	stale, _ := json.Marshal(cluster.MemberStatus{NodeID: "n9", Role: cluster.RoleStandby, CheckpointIndex: 5, OldestCheckpointIndex: 5})
+	if _, err := c.Put(t.Context(), testKeys.Member("n9"), string(stale)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := n2.Trim(t.Context())
+	if err != nil || got != first {
+		t.Fatalf("Trim on the new primary with a member at checkpoint 5 = %d, %v; want the log's first index %d", got, err, first)
+	}
+	if _, err := c.Delete(t.Context(), testKeys.Member("n9")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two more checkpoints on n2 (it keeps two): the older one is past the
+	// log's start, so trimming must go on.
+	creates(t, n2, 100, 200)
+	if _, err := n2.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	creates(t, n2, 200, 300)
+	if _, err := n2.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := n2.Trim(t.Context())
+	if err != nil || again <= first+50 {
+		t.Fatalf("Trim on n2 after two more checkpoints = %d, %v; want well past %d", again, err, first)
+	}
+	if got, _ := walship.ReadFirst(t.Context(), c, testKeys.WAL()); got != again {
+		t.Fatalf("first index in etcd = %d; want %d", got, again)
+	}
+}
+
+// A member restarting with a checkpoint the log no longer reaches fetches a
+// peer's, drops its own unreplayable ones, and never publishes one below the
+// log's first index - 1 (the primary trims below the oldest published).
+func TestFetchedCheckpointDropsUnreplayableOnes(t *testing.T) {
+	srv := embedetcd.StartT(t)
+	c := embedetcd.ClientT(t, srv)
+	dir := t.TempDir()
+	p := peers{}
+	n1, _ := startDurable(t, c, "n1", filepath.Join(dir, "n1"), p)
+	waitFor(t, 20*time.Second, "n1 to serve", n1.Serving)
+	n2, stop2 := startDurable(t, c, "n2", filepath.Join(dir, "n2"), p)
+	creates(t, n1, 0, 50)
+	waitFor(t, 20*time.Second, "n2 to catch up", func() bool { return n2.State().AppliedIndex() == n1.State().AppliedIndex() })
+	old, err := n2.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop2()
+	creates(t, n1, 50, 150)
+	if _, err := n1.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	first, err := n1.Trim(t.Context())
+	if err != nil || first <= old+1 {
+		t.Fatalf("Trim = %d, %v; want past n2's checkpoint %d", first, err, old)
+	}
+
+	// Every status n2 publishes from now on.
+	wctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	wch := c.Watch(wctx, testKeys.Member("n2"))
+	n2b, _ := startDurable(t, c, "n2", filepath.Join(dir, "n2"), p)
+	waitFor(t, 30*time.Second, "n2 to fetch a checkpoint and catch up", func() bool {
+		return n2b.Status().CheckpointIndex+1 >= first && n2b.State().AppliedIndex() == n1.State().AppliedIndex()
+	})
+	if got := n2b.Status().OldestCheckpointIndex; got+1 < first {
+		t.Errorf("n2's oldest checkpoint = %d; want one the log reaches (>= %d)", got, first-1)
+	}
+	ents, err := os.ReadDir(filepath.Join(dir, "n2", "checkpoints"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() == fmt.Sprintf("ckpt-%020d.snap", old) {
+			t.Errorf("n2 kept checkpoint %d although the log starts at %d", old, first)
+		}
+	}
+	// Until it is current, everything n2 published.
+	if err := n2b.publishOnce(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	want := n2b.Status().CheckpointIndex
+	for done := false; !done; {
+		select {
+		case wr := <-wch:
+			for _, ev := range wr.Events {
+				var m cluster.MemberStatus
+				if json.Unmarshal(ev.Kv.Value, &m) != nil {
+					continue
+				}
+				if (m.CheckpointIndex != 0 && m.CheckpointIndex+1 < first) || (m.OldestCheckpointIndex != 0 && m.OldestCheckpointIndex+1 < first) {
+					t.Errorf("n2 published checkpoint %d, oldest %d; the log starts at %d", m.CheckpointIndex, m.OldestCheckpointIndex, first)
+				}
+				done = done || m.CheckpointIndex == want
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("n2's current status never seen on the watch")
+		}
 	}
 }

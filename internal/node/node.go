@@ -103,9 +103,10 @@ type Node struct {
 	store      *checkpoint.Store
 	ckptMu     sync.Mutex    // serializes checkpoint writes
 	ckptIndex  atomic.Uint64 // newest local checkpoint
-	ckptOldest atomic.Uint64 // oldest local checkpoint kept
+	ckptOldest atomic.Uint64 // oldest local checkpoint the log can replay from (0: none)
 	ckptAt     atomic.Int64
 	trimmedTo  atomic.Uint64
+	logFirst   atomic.Uint64 // the log's first index as last learned (0: not yet)
 
 	// applyHook, in tests, runs before each record is applied.
 	applyHook func(walship.Record)
@@ -273,6 +274,18 @@ func (n *Node) Run(ctx context.Context) error {
 // when the session or leadership ends.
 func (n *Node) term(ctx context.Context) error {
 	n.setRole(cluster.RoleStandby, "new session")
+	// Before any status is published (it needs the session below): which
+	// checkpoints the log can still replay from, so that a restarted member
+	// never publishes one the log no longer reaches.
+	if n.store != nil {
+		fctx, cancel := context.WithTimeout(ctx, min(n.cfg.LeaseTTL, 3*time.Second))
+		first, err := walship.ReadFirst(fctx, n.cfg.Client, n.cfg.Keys.WAL())
+		cancel()
+		if err != nil {
+			return fmt.Errorf("cannot read the log's first index (etcd unreachable?): %w", err)
+		}
+		n.noteLogFirst(first)
+	}
 	// Bounded well under the TTL, so an unreachable etcd is reported soon.
 	sctx, cancel := context.WithTimeout(ctx, min(n.cfg.LeaseTTL, 3*time.Second))
 	s, err := election.NewSession(sctx, n.cfg.Client, n.cfg.LeaseTTL)
@@ -643,7 +656,11 @@ func (n *Node) Status() cluster.MemberStatus {
 	tailer, app := n.tailer, n.appender
 	n.mu.Unlock()
 	st.AppliedIndex = n.state.AppliedIndex()
-	st.CheckpointIndex = n.ckptIndex.Load()
+	// Only checkpoints replay can start from: one below the log's first
+	// index - 1 would hold trimming back for nothing.
+	if ck := n.ckptIndex.Load(); ck+1 >= n.logFirst.Load() {
+		st.CheckpointIndex = ck
+	}
 	st.OldestCheckpointIndex = n.ckptOldest.Load()
 	st.LastFencedIndex = st.AppliedIndex
 	if app == nil && tailer != nil {

@@ -10,8 +10,11 @@ import (
 // Trim deletes every record at or below upTo that can go without splitting
 // a batch, in one transaction guarded by guard (the primary's fence), and
 // records the first index kept. It returns that index and the revision of
-// the transaction (to compact etcd's history at). Trimming is idempotent
-// and never removes a record above upTo.
+// the transaction (to compact etcd's history at; 0 when nothing was
+// deleted). Trimming is idempotent and never removes a record above upTo.
+// When nothing at or below upTo is left (upTo is below the log's start, as
+// after a failover to a member that never trimmed), it returns the log's
+// first index as it stands: never 0, so a caller's first-1 cannot wrap.
 func Trim(ctx context.Context, c *clientv3.Client, keys Keys, guard clientv3.Cmp, upTo uint64) (firstKept uint64, rev int64, err error) {
 	head, err := ReadHead(ctx, c, keys)
 	if err != nil {
@@ -27,7 +30,9 @@ func Trim(ctx context.Context, c *clientv3.Client, keys Keys, guard clientv3.Cmp
 			return 0, 0, fmt.Errorf("walship: trim: %w", err)
 		}
 		if len(r.Kvs) == 0 {
-			return 0, 0, nil // nothing at or below upTo
+			// Nothing at or below upTo: already trimmed further.
+			first, err := ReadFirst(ctx, c, keys)
+			return first, 0, err
 		}
 		var k uint64
 		if _, err := fmt.Sscanf(string(r.Kvs[0].Key), keys.BatchPrefix()+"%d", &k); err != nil {

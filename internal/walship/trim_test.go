@@ -64,3 +64,32 @@ func TestTrim(t *testing.T) {
 		t.Fatalf("Trim by a deposed leader = %v; want ErrDeposed", err)
 	}
 }
+
+// A bound below the log's start (a new primary that never trimmed, a member
+// publishing an old checkpoint) returns the first index kept, never 0: a
+// caller storing first-1 must not wrap around and stop trimming for good.
+func TestTrimBelowTheLogStartReturnsItsFirstIndex(t *testing.T) {
+	srv := embedetcd.StartT(t)
+	c := embedetcd.ClientT(t, srv)
+	l := lead(t, c)
+	a := newAppender(t, c, l, &recorder{}, func(cfg *AppenderConfig) { cfg.MaxBatchBytes = 256 })
+	for i := range 100 {
+		if _, err := a.Append(t.Context(), []byte(fmt.Sprintf("r%03d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	guard := fencing.Guard(l.Key(), l.Token())
+	first, _, err := Trim(t.Context(), c, keys, guard, 60)
+	if err != nil || first < 2 {
+		t.Fatalf("Trim(60) = %d, %v", first, err)
+	}
+	for _, upTo := range []uint64{0, 1, first / 2, first - 2} {
+		got, rev, err := Trim(t.Context(), c, keys, guard, upTo)
+		if err != nil || got != first || rev != 0 {
+			t.Errorf("Trim(%d) after trimming below %d = %d, %d, %v; want %d, 0, nil", upTo, first, got, rev, err, first)
+		}
+	}
+	if got, _ := ReadFirst(t.Context(), c, keys); got != first {
+		t.Fatalf("ReadFirst = %d; want %d", got, first)
+	}
+}
