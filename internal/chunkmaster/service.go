@@ -84,7 +84,7 @@ func (v *service) AllocateChunk(ctx context.Context, r *chunkpb.AllocateRequest)
 	if err != nil {
 		return nil, err
 	}
-	return t.allocate(ctx, r.Path, r.ClientId, r.Seq)
+	return t.allocate(ctx, r.Path, r.Session, r.ClientId, r.Seq)
 }
 
 // GetLease returns the chunk's lease, granting one when none may live.
@@ -146,7 +146,7 @@ func (v *service) Locate(ctx context.Context, r *chunkpb.LocateRequest) (*chunkp
 
 // SetFileSize records a file's size once its data is written.
 func (v *service) SetFileSize(ctx context.Context, r *chunkpb.SetFileSizeRequest) (*chunkpb.SetFileSizeResponse, error) {
-	res, err := v.m.n.Propose(ctx, meta.Op{Type: meta.OpSetSize, Path: r.Path, Size: r.Size, ClientID: r.ClientId, Seq: r.Seq})
+	res, err := v.m.n.Propose(ctx, meta.Op{Type: meta.OpSetSize, Path: r.Path, Size: r.Size, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
 	if err := proposeErr(res, err); err != nil {
 		return nil, err
 	}

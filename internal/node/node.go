@@ -158,7 +158,7 @@ func (s stateMachine) Apply(r walship.Record) any {
 	if s.n.applyHook != nil {
 		s.n.applyHook(r)
 	}
-	res := s.n.state.ApplyEncoded(r.Index, r.Data)
+	res := s.n.state.ApplyEncodedAt(r.Index, r.Time, r.Data)
 	s.n.mu.Lock()
 	s.n.lastToken = r.Token
 	s.n.mu.Unlock()
@@ -575,8 +575,8 @@ func (n *Node) Propose(ctx context.Context, op meta.Op) (meta.Result, error) {
 		return meta.Result{}, n.notPrimary()
 	}
 	defer n.inflight.Done()
-	if op.ClientID != "" {
-		if r, ok := n.state.Dedup(op.ClientID, op.Seq); ok {
+	if op.ClientID != "" || op.Session != 0 {
+		if r, ok := n.state.Replay(op); ok {
 			return r, nil
 		}
 	}
@@ -594,6 +594,16 @@ func (n *Node) Propose(ctx context.Context, op meta.Op) (meta.Result, error) {
 	default:
 		return meta.Result{}, n.notPrimary()
 	}
+}
+
+// RegisterSession logs a new client session and returns its id (see
+// meta.OpRegisterSession). Errors are those of Propose.
+func (n *Node) RegisterSession(ctx context.Context) (uint64, error) {
+	r, err := n.Propose(ctx, meta.Op{Type: meta.OpRegisterSession})
+	if err == nil {
+		err = r.Err
+	}
+	return r.Session, err
 }
 
 // Read runs fn against the state only while this node is a valid primary.

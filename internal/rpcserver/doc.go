@@ -8,6 +8,7 @@
 //	meta.ErrNotEmpty, ErrNotDir, ErrIsDir    FailedPrecondition
 //	node.ErrNotPrimary                       Unavailable   (not applied; retry elsewhere)
 //	node.ErrUnknownOutcome                   Aborted       (maybe applied; retry same seq)
+//	meta.ErrSessionExpired                   Unknown       (not applied now; a retry's first attempt may have been)
 //
 // It holds no state of its own.
 package rpcserver

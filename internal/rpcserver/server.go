@@ -36,6 +36,8 @@ func Code(err error) codes.Code {
 		return codes.Unavailable
 	case errors.Is(err, node.ErrUnknownOutcome):
 		return codes.Aborted
+	case errors.Is(err, meta.ErrSessionExpired):
+		return codes.Unknown
 	case errors.Is(err, meta.ErrNotFound):
 		return codes.NotFound
 	case errors.Is(err, meta.ErrExists):
@@ -71,24 +73,33 @@ func (s *Server) mutate(ctx context.Context, op meta.Op) (*masterpb.MutateRespon
 	return &masterpb.MutateResponse{Index: s.n.State().AppliedIndex()}, nil
 }
 
+// RegisterSession registers a client session in the log.
+func (s *Server) RegisterSession(ctx context.Context, _ *masterpb.RegisterSessionRequest) (*masterpb.RegisterSessionResponse, error) {
+	id, err := s.n.RegisterSession(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &masterpb.RegisterSessionResponse{Session: id, TimeoutMs: meta.SessionTimeout.Milliseconds()}, nil
+}
+
 // Mkdir creates a directory.
 func (s *Server) Mkdir(ctx context.Context, r *masterpb.PathRequest) (*masterpb.MutateResponse, error) {
-	return s.mutate(ctx, meta.Op{Type: meta.OpMkdir, Path: r.Path, ClientID: r.ClientId, Seq: r.Seq})
+	return s.mutate(ctx, meta.Op{Type: meta.OpMkdir, Path: r.Path, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
 }
 
 // Create creates an empty file.
 func (s *Server) Create(ctx context.Context, r *masterpb.PathRequest) (*masterpb.MutateResponse, error) {
-	return s.mutate(ctx, meta.Op{Type: meta.OpCreate, Path: r.Path, ClientID: r.ClientId, Seq: r.Seq})
+	return s.mutate(ctx, meta.Op{Type: meta.OpCreate, Path: r.Path, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
 }
 
 // Delete removes a file or an empty directory.
 func (s *Server) Delete(ctx context.Context, r *masterpb.PathRequest) (*masterpb.MutateResponse, error) {
-	return s.mutate(ctx, meta.Op{Type: meta.OpDelete, Path: r.Path, ClientID: r.ClientId, Seq: r.Seq})
+	return s.mutate(ctx, meta.Op{Type: meta.OpDelete, Path: r.Path, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
 }
 
 // Rename moves src to dst.
 func (s *Server) Rename(ctx context.Context, r *masterpb.RenameRequest) (*masterpb.MutateResponse, error) {
-	return s.mutate(ctx, meta.Op{Type: meta.OpRename, Path: r.Src, Path2: r.Dst, ClientID: r.ClientId, Seq: r.Seq})
+	return s.mutate(ctx, meta.Op{Type: meta.OpRename, Path: r.Src, Path2: r.Dst, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
 }
 
 // Stat describes one path.
@@ -183,7 +194,7 @@ func (s *Server) Batch(ctx context.Context, r *masterpb.BatchRequest) (*masterpb
 }
 
 func opOf(m *masterpb.Mutation) (meta.Op, error) {
-	op := meta.Op{Path: m.Path, Path2: m.Path2, ClientID: m.ClientId, Seq: m.Seq}
+	op := meta.Op{Path: m.Path, Path2: m.Path2, Session: m.Session, ClientID: m.ClientId, Seq: m.Seq}
 	switch m.Type {
 	case masterpb.Mutation_MKDIR:
 		op.Type = meta.OpMkdir

@@ -122,6 +122,13 @@ func (a *Appender) Append(ctx context.Context, data []byte) (Result, error) {
 	}
 }
 
+// Queued returns the number of records waiting for the next batch.
+func (a *Appender) Queued() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.pending)
+}
+
 // Done is closed when the appender has stopped.
 func (a *Appender) Done() <-chan struct{} { return a.done }
 
@@ -188,7 +195,7 @@ func (a *Appender) take() []*proposal {
 func (a *Appender) commit(ctx context.Context, buf []byte, head uint64, ps []*proposal) ([]byte, uint64, error) {
 	b := &Batch{First: head + 1, Token: a.cfg.Token, Committed: time.Now(), Records: make([]Record, len(ps))}
 	for i, p := range ps {
-		b.Records[i] = Record{Index: head + 1 + uint64(i), Token: a.cfg.Token, Data: p.data}
+		b.Records[i] = Record{Index: head + 1 + uint64(i), Token: a.cfg.Token, Data: p.data, Time: b.Committed}
 	}
 	buf = encodeBatch(buf, b)
 	k := a.cfg.Keys
