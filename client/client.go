@@ -26,12 +26,12 @@ import (
 
 // Sentinel errors.
 var (
-	ErrNotFound      = errors.New("client: not found")
-	ErrExists        = errors.New("client: exists")
-	ErrInvalid       = errors.New("client: invalid argument")
-	ErrPrecondition  = errors.New("client: failed precondition")
-	ErrNoPrimary     = errors.New("client: no primary")
-	ErrClosed        = errors.New("client: closed")
+	ErrNotFound     = errors.New("client: not found")
+	ErrExists       = errors.New("client: exists")
+	ErrInvalid      = errors.New("client: invalid argument")
+	ErrPrecondition = errors.New("client: failed precondition")
+	ErrNoPrimary    = errors.New("client: no primary")
+	ErrClosed       = errors.New("client: closed")
 	// ErrUnknownResult: the mutation may or may not have been applied (its
 	// call ended mid-attempt, or its session expired before a retry).
 	ErrUnknownResult = errors.New("client: outcome unknown")
