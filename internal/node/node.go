@@ -29,9 +29,12 @@ type Config struct {
 	Address     string // RPC address, advertised in the election value
 	HTTPAddress string
 	LeaseTTL    time.Duration
-	// MaxBatchBytes and CommitTimeout tune the appender (0: defaults).
+	// MaxBatchBytes, CommitTimeout, MaxQueueBytes and QueueWait tune the
+	// appender (0: defaults; see walship.AppenderConfig).
 	MaxBatchBytes int
 	CommitTimeout time.Duration
+	MaxQueueBytes int
+	QueueWait     time.Duration
 	// StatusInterval is how often member status is refreshed in etcd while
 	// it changes (default 250 ms).
 	StatusInterval time.Duration
@@ -444,6 +447,8 @@ func (n *Node) serveAsLeader(ctx context.Context, l *election.Leadership, tailer
 		SM:            n.sm,
 		MaxBatchBytes: n.cfg.MaxBatchBytes,
 		CommitTimeout: n.cfg.CommitTimeout,
+		MaxQueueBytes: n.cfg.MaxQueueBytes,
+		QueueWait:     n.cfg.QueueWait,
 		Observe:       n.observeBatch,
 	})
 	if err != nil {
@@ -591,6 +596,10 @@ func (n *Node) Propose(ctx context.Context, op meta.Op) (meta.Result, error) {
 		return meta.Result{}, fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
 	case errors.Is(err, walship.ErrTooLarge):
 		return meta.Result{Err: err}, nil
+	case errors.Is(err, walship.ErrBusy):
+		return meta.Result{}, fmt.Errorf("%w: %v", ErrOverloaded, err)
+	case errors.Is(err, walship.ErrAbandoned):
+		return meta.Result{}, err // wraps the caller's context error; not applied
 	default:
 		return meta.Result{}, n.notPrimary()
 	}
