@@ -344,7 +344,8 @@ func (c *Client) onPrimary(ctx context.Context, retryUnknown bool, attempt time.
 				return nil
 			}
 			code := status.Code(err)
-			retry := code == codes.Unavailable || (retryUnknown && (code == codes.Aborted || code == codes.DeadlineExceeded))
+			retry := code == codes.Unavailable || code == codes.ResourceExhausted ||
+				(retryUnknown && (code == codes.Aborted || code == codes.DeadlineExceeded))
 			if !retry || ctx.Err() != nil {
 				if ctx.Err() != nil && last != nil {
 					return fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(last))

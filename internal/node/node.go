@@ -605,6 +605,18 @@ func (n *Node) Propose(ctx context.Context, op meta.Op) (meta.Result, error) {
 	}
 }
 
+// QueuedBytes is the size of the primary's append queue (0 on a standby);
+// the appender bounds it (walship.AppenderConfig.MaxQueueBytes).
+func (n *Node) QueuedBytes() int {
+	n.mu.Lock()
+	app := n.appender
+	n.mu.Unlock()
+	if app == nil {
+		return 0
+	}
+	return app.QueuedBytes()
+}
+
 // RegisterSession logs a new client session and returns its id (see
 // meta.OpRegisterSession). Errors are those of Propose.
 func (n *Node) RegisterSession(ctx context.Context) (uint64, error) {
