@@ -43,7 +43,7 @@ func (n nodeProposer) AppliedIndex() uint64 { return n.State().AppliedIndex() }
 // RESOURCE_EXHAUSTED (not applied; the client retries with backoff).
 const (
 	MaxInflight = 4096
-	SlotWait    = time.Second
+	SlotWait    = 100 * time.Millisecond
 )
 
 // Register adds the master service for n to g.

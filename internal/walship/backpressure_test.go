@@ -101,7 +101,9 @@ func TestQueueFullIsBusy(t *testing.T) {
 	<-entered
 	queuedOK := appendAsync(t.Context(), a, string(make([]byte, 40))) // 60 bytes of the 100
 	waitQueued(t, a, 1)
-	if _, err := a.Append(t.Context(), make([]byte, 40)); !errors.Is(err, ErrBusy) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if _, err := a.Append(ctx, make([]byte, 40)); !errors.Is(err, ErrBusy) {
 		t.Fatalf("append to a full queue = %v; want ErrBusy", err)
 	}
 	close(release)
