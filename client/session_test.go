@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,11 +22,12 @@ func TestDeadlineMidAttemptIsUnknown(t *testing.T) {
 	dc := devcluster.StartT(t, 1)
 	stall := make(chan struct{})
 	t.Cleanup(func() { close(stall) })
-	// Batch calls reach the master and are applied; their answers are held
-	// back until the attempt ends.
+	// Once holding, Batch calls reach the master and are applied; their
+	// answers are held back until the attempt ends.
+	var holding atomic.Bool
 	hold := grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		err := invoker(ctx, method, req, reply, cc, opts...)
-		if method == masterpb.Master_Batch_FullMethodName && err == nil {
+		if method == masterpb.Master_Batch_FullMethodName && err == nil && holding.Load() {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -43,11 +45,12 @@ func TestDeadlineMidAttemptIsUnknown(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	// Register the session first, so the short deadline below falls on
-	// the mutation's attempt.
-	if _, err := c.Stat(ctx, "/"); err != nil {
+	// A first mutation registers the session, so the short deadline below
+	// falls on the next mutation's attempt.
+	if err := c.Mkdir(ctx, "/warm"); err != nil {
 		t.Fatal(err)
 	}
+	holding.Store(true)
 	short, cancelShort := context.WithTimeout(ctx, 2*time.Second)
 	defer cancelShort()
 	err = c.Mkdir(short, "/d")
