@@ -3,19 +3,27 @@ package client
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gfsha/master/api/masterpb"
 )
 
-// maxBatch bounds the mutations of one Batch call.
-const maxBatch = 2000
+// A Batch call carries at most maxBatch mutations and maxBatchBytes of
+// them encoded: well under gRPC's default 4 MiB message limit, whatever the
+// paths' lengths (a path may be 4 KiB).
+const (
+	maxBatch      = 2000
+	maxBatchBytes = 1 << 20
+)
 
 // batcher sends concurrent mutations to the primary in Batch calls, one call
 // in flight at a time: while it is out, new mutations queue for the next.
+// The queue holds at most one attempt per busy lane (maxLanes).
 type batcher struct {
 	c *Client
 
@@ -24,15 +32,25 @@ type batcher struct {
 	wake    chan struct{}
 }
 
+// Attempt states: queued until the batcher takes it into a call (sent) or
+// its caller leaves first (abandoned, then never sent).
+const (
+	queued int32 = iota
+	sent
+	abandoned
+)
+
 type attempt struct {
-	m    *masterpb.Mutation
-	done chan error // one gRPC status error, or nil
+	m     *masterpb.Mutation
+	state atomic.Int32
+	done  chan error // one gRPC status error, or nil
 }
 
 func newBatcher(c *Client) *batcher { return &batcher{c: c, wake: make(chan struct{}, 1)} }
 
-// submit makes one attempt at m and returns its gRPC status.
-func (b *batcher) submit(ctx context.Context, m *masterpb.Mutation) error {
+// submit makes one attempt at m and returns its gRPC status, and whether
+// the attempt was handed to a Batch call (so may have been applied).
+func (b *batcher) submit(ctx context.Context, m *masterpb.Mutation) (error, bool) {
 	a := &attempt{m: m, done: make(chan error, 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, a)
@@ -43,18 +61,36 @@ func (b *batcher) submit(ctx context.Context, m *masterpb.Mutation) error {
 	}
 	select {
 	case err := <-a.done:
-		return err
+		return err, true
 	case <-ctx.Done():
-		return status.FromContextError(ctx.Err()).Err()
+		if a.state.CompareAndSwap(queued, abandoned) {
+			return status.FromContextError(ctx.Err()).Err(), false
+		}
+		return status.FromContextError(ctx.Err()).Err(), true
 	}
 }
 
+// take removes the next batch from the queue: attempts whose callers are
+// still waiting, up to maxBatch of them and maxBatchBytes encoded.
 func (b *batcher) take() []*attempt {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := min(len(b.pending), maxBatch)
-	out := b.pending[:n:n]
-	b.pending = b.pending[n:]
+	var out []*attempt
+	size, i := 0, 0
+	for ; i < len(b.pending) && len(out) < maxBatch; i++ {
+		a := b.pending[i]
+		n := proto.Size(a.m) + 8 // the field tag and length of a repeated message
+		if len(out) > 0 && size+n > maxBatchBytes {
+			break
+		}
+		if !a.state.CompareAndSwap(queued, sent) {
+			continue // its caller left: never send it
+		}
+		size += n
+		out = append(out, a)
+	}
+	clear(b.pending[:i])
+	b.pending = b.pending[i:]
 	if len(b.pending) > 0 {
 		select {
 		case b.wake <- struct{}{}:
@@ -70,10 +106,15 @@ func (b *batcher) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			for _, a := range b.take() {
-				a.done <- status.Error(codes.Canceled, "client closed")
+			for {
+				as := b.take()
+				if len(as) == 0 {
+					return
+				}
+				for _, a := range as {
+					a.done <- status.Error(codes.Canceled, "client closed")
+				}
 			}
-			return
 		case <-b.wake:
 		}
 		as := b.take()

@@ -27,13 +27,17 @@ import (
 
 // Sentinel errors.
 var (
-	ErrNotFound      = errors.New("client: not found")
-	ErrExists        = errors.New("client: exists")
-	ErrInvalid       = errors.New("client: invalid argument")
-	ErrPrecondition  = errors.New("client: failed precondition")
-	ErrNoPrimary     = errors.New("client: no primary")
-	ErrClosed        = errors.New("client: closed")
+	ErrNotFound     = errors.New("client: not found")
+	ErrExists       = errors.New("client: exists")
+	ErrInvalid      = errors.New("client: invalid argument")
+	ErrPrecondition = errors.New("client: failed precondition")
+	ErrNoPrimary    = errors.New("client: no primary")
+	ErrClosed       = errors.New("client: closed")
+	// ErrUnknownResult: the mutation may or may not have been applied (its
+	// call ended mid-attempt, or its session expired before a retry).
 	ErrUnknownResult = errors.New("client: outcome unknown")
+	// ErrOverloaded: the master stayed too busy to take the request.
+	ErrOverloaded = errors.New("client: master overloaded")
 )
 
 // Config configures a Client.
@@ -51,8 +55,8 @@ type Config struct {
 	EtcdUsername, EtcdPassword string
 	// Cluster names the master group ("default" if empty).
 	Cluster string
-	// ClientID identifies this client in the master's dedup table; random
-	// if empty.
+	// ClientID names this client (random if empty). Retries are made safe
+	// by a session the client registers in the master's log, not by it.
 	ClientID string
 	// DefaultTimeout bounds a call whose context has no deadline (30 s).
 	DefaultTimeout time.Duration
@@ -97,6 +101,10 @@ type Client struct {
 	nlanes  int
 	closed  bool
 
+	sessionID   uint64        // registered session (0: none yet); guarded by mu
+	sessionSlot chan struct{} // one registration at a time
+	laneSlots   chan struct{} // one token per busy lane
+
 	batch *batcher
 
 	cancel context.CancelFunc
@@ -128,7 +136,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		tlsCreds := grpc.WithTransportCredentials(credentials.NewTLS(cfg.TLS))
 		cfg.DialOptions = append([]grpc.DialOption{tlsCreds}, cfg.DialOptions...)
 	}
-	c := &Client{cfg: cfg, keys: cluster.ForCluster(cfg.Cluster), changed: make(chan struct{}), conns: map[string]*grpc.ClientConn{}}
+	c := &Client{cfg: cfg, keys: cluster.ForCluster(cfg.Cluster), changed: make(chan struct{}), conns: map[string]*grpc.ClientConn{},
+		sessionSlot: make(chan struct{}, 1), laneSlots: make(chan struct{}, maxLanes)}
 	if cfg.Etcd != nil {
 		c.etcd = cfg.Etcd
 	} else {
@@ -224,21 +233,77 @@ func (c *Client) Conn(addr string) (masterpb.MasterClient, error) {
 	return masterpb.NewMasterClient(cc), nil
 }
 
-func (c *Client) takeLane() *lane {
+// maxLanes bounds the client's concurrent mutations (each holds a lane);
+// more wait for one. It stays below the master's per-session lane limit.
+const maxLanes = 4096
+
+// takeLane returns an idle lane, waiting while maxLanes are busy.
+func (c *Client) takeLane(ctx context.Context) (*lane, error) {
+	select {
+	case c.laneSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if n := len(c.lanes); n > 0 {
 		l := c.lanes[n-1]
 		c.lanes = c.lanes[:n-1]
-		return l
+		return l, nil
 	}
 	c.nlanes++
-	return &lane{id: c.cfg.ClientID + "/" + strconv.Itoa(c.nlanes)}
+	return &lane{id: strconv.Itoa(c.nlanes)}, nil
 }
 
+// putLane makes l idle again. A lane is reused even when its last call was
+// abandoned mid-flight: that attempt then either ran before the lane's next
+// op, or arrives after it and is refused as stale (a lower seq), never run.
 func (c *Client) putLane(l *lane) {
 	c.mu.Lock()
 	c.lanes = append(c.lanes, l)
+	c.mu.Unlock()
+	<-c.laneSlots
+}
+
+// session returns the client's session, registering one in the log if it
+// has none (one registration at a time; the others wait for it).
+func (c *Client) session(ctx context.Context) (uint64, error) {
+	select {
+	case c.sessionSlot <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-c.sessionSlot }()
+	c.mu.Lock()
+	id := c.sessionID
+	c.mu.Unlock()
+	if id != 0 {
+		return id, nil
+	}
+	// Registering twice is harmless (the spare session expires unused), so
+	// an unknown outcome is retried like any idempotent call.
+	err := c.call(ctx, true, func(ctx context.Context, m masterpb.MasterClient) error {
+		r, err := m.RegisterSession(ctx, &masterpb.RegisterSessionRequest{})
+		if err == nil {
+			id = r.Session
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("register a client session: %w", err)
+	}
+	c.mu.Lock()
+	c.sessionID = id
+	c.mu.Unlock()
+	return id, nil
+}
+
+// dropSession forgets session id after the master said it expired.
+func (c *Client) dropSession(id uint64) {
+	c.mu.Lock()
+	if c.sessionID == id {
+		c.sessionID = 0
+	}
 	c.mu.Unlock()
 }
 
@@ -280,7 +345,8 @@ func (c *Client) onPrimary(ctx context.Context, retryUnknown bool, attempt time.
 				return nil
 			}
 			code := status.Code(err)
-			retry := code == codes.Unavailable || (retryUnknown && (code == codes.Aborted || code == codes.DeadlineExceeded))
+			retry := code == codes.Unavailable || code == codes.ResourceExhausted ||
+				(retryUnknown && (code == codes.Aborted || code == codes.DeadlineExceeded))
 			if !retry || ctx.Err() != nil {
 				if ctx.Err() != nil && last != nil {
 					return fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(last))
@@ -322,8 +388,10 @@ func fromStatus(err error) error {
 		sentinel = ErrPrecondition
 	case codes.Unavailable:
 		sentinel = ErrNoPrimary
-	case codes.Aborted, codes.DeadlineExceeded:
+	case codes.Aborted, codes.DeadlineExceeded, codes.Unknown:
 		sentinel = ErrUnknownResult
+	case codes.ResourceExhausted:
+		sentinel = ErrOverloaded
 	default:
 		return errors.New(s.Message())
 	}
@@ -332,14 +400,20 @@ func fromStatus(err error) error {
 
 // Error carries the master's message and a sentinel kind.
 type Error struct {
-	Msg  string
-	kind error
+	Msg   string
+	kind  error
+	cause error // also matched by errors.Is (a context error), or nil
 }
 
 func (e *Error) Error() string { return e.Msg }
 
-// Unwrap returns the sentinel.
-func (e *Error) Unwrap() error { return e.kind }
+// Unwrap returns the sentinel, and the cause if there is one.
+func (e *Error) Unwrap() []error {
+	if e.cause != nil {
+		return []error{e.kind, e.cause}
+	}
+	return []error{e.kind}
+}
 
 // checkNewPath refuses, before anything is sent, a name to be created that
 // the master would refuse: not a clean absolute path, a control character
@@ -360,49 +434,83 @@ func checkPath(p string) error {
 	return nil
 }
 
-// mutate sends m through the batcher, retrying with the same (lane, seq)
-// until it succeeds, fails for good, or ctx ends.
+// mutate sends m through the batcher under the client's session, retrying
+// with the same (session, lane, seq) until it succeeds, fails for good, or
+// ctx ends. Once an attempt may have reached the master, an end without an
+// answer is reported as ErrUnknownResult (and ctx's error): the mutation
+// may or may not have been applied.
 func (c *Client) mutate(ctx context.Context, m *masterpb.Mutation) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
 		defer cancel()
 	}
-	l := c.takeLane()
+	l, err := c.takeLane(ctx)
+	if err != nil {
+		return fmt.Errorf("%w (waiting for one of %d concurrent calls to finish)", err, maxLanes)
+	}
+	defer c.putLane(l)
+	sid, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
 	l.seq++
-	m.ClientId, m.Seq = l.id, l.seq
+	m.Session, m.ClientId, m.Seq = sid, l.id, l.seq
 	backoff := 10 * time.Millisecond
+	uncertain := false // an attempt may have been applied
 	for {
 		c.mu.Lock()
 		changed := c.changed
 		c.mu.Unlock()
-		err := c.batch.submit(ctx, m)
+		err, sent := c.batch.submit(ctx, m)
 		if err == nil {
-			c.putLane(l)
 			return nil
 		}
 		code := status.Code(err)
-		if ctx.Err() != nil {
-			// The lane's last request may still be in flight: a later, higher
-			// sequence could overtake it and make its retry stale. Drop it.
-			return fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(err))
+		if code == codes.Unknown && !uncertain {
+			// The session expired before this op's first attempt that can
+			// have reached a master: it never ran. Go on under a new session.
+			c.dropSession(m.Session)
+			if sid, err = c.session(ctx); err != nil {
+				return err
+			}
+			m.Session = sid
+			continue
 		}
-		if code != codes.Unavailable && code != codes.Aborted && code != codes.DeadlineExceeded {
-			c.putLane(l)
+		uncertain = uncertain || sent && code != codes.Unavailable && code != codes.ResourceExhausted
+		if ctx.Err() != nil {
+			return c.ended(ctx, uncertain, err)
+		}
+		if code == codes.Unknown {
+			return fromStatus(err)
+		}
+		if code != codes.Unavailable && code != codes.Aborted && code != codes.DeadlineExceeded && code != codes.ResourceExhausted {
 			return fromStatus(err)
 		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(err))
+			return c.ended(ctx, uncertain, err)
 		case <-changed:
 			t.Stop()
-			backoff = 10 * time.Millisecond
+			if code != codes.ResourceExhausted {
+				backoff = 10 * time.Millisecond
+			}
 		case <-t.C:
 			backoff = min(2*backoff, 500*time.Millisecond)
 		}
 	}
+}
+
+// ended is the error of a mutation whose ctx ended: with ErrUnknownResult
+// when an attempt may have been applied.
+func (c *Client) ended(ctx context.Context, uncertain bool, last error) error {
+	if uncertain {
+		return &Error{Msg: fmt.Sprintf("outcome unknown: %v before the master answered (last error: %v)", ctx.Err(), fromStatus(last)),
+			kind: ErrUnknownResult, cause: ctx.Err()}
+	}
+	return fmt.Errorf("%w (not applied; last error: %v)", ctx.Err(), fromStatus(last))
 }
 
 // Mkdir creates a directory.

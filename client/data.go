@@ -196,27 +196,57 @@ func parentDir(p string) string {
 	return "/"
 }
 
-// idempotent runs a mutation of the ChunkMaster service with a fresh
-// (client id, seq) that retries reuse, as mutate does for the namespace.
-func (c *Client) idempotent(ctx context.Context, fn func(ctx context.Context, m chunkpb.ChunkMasterClient, id string, seq uint64) error) error {
+// idempotent runs a mutation of the ChunkMaster service under the client's
+// session with a fresh (lane, seq) that retries reuse, as mutate does for
+// the namespace.
+func (c *Client) idempotent(ctx context.Context, fn func(ctx context.Context, m chunkpb.ChunkMasterClient, session uint64, id string, seq uint64) error) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
 		defer cancel()
 	}
-	l := c.takeLane()
+	l, err := c.takeLane(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.putLane(l)
+	sid, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
 	l.seq++
 	id, seq := l.id, l.seq
-	err := c.callChunk(ctx, func(ctx context.Context, m chunkpb.ChunkMasterClient) error { return fn(ctx, m, id, seq) })
-	if ctx.Err() == nil {
-		c.putLane(l) // else the last attempt may still be in flight: drop the lane
+	attempted := false
+	err = c.callChunk(ctx, func(ctx context.Context, m chunkpb.ChunkMasterClient) error {
+		attempted = true
+		return fn(ctx, m, sid, id, seq)
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() == nil && errors.Is(err, ErrUnknownResult):
+		// The session expired (callChunk retries every other unknown
+		// outcome while ctx lives): the next call registers a new one.
+		c.dropSession(sid)
+	case ctx.Err() != nil && attempted && !definite(err):
+		return &Error{Msg: fmt.Sprintf("outcome unknown: %v", err), kind: ErrUnknownResult, cause: ctx.Err()}
 	}
 	return err
 }
 
+// definite reports whether err is the master's answer that an op failed.
+func definite(err error) bool {
+	for _, s := range []error{ErrNotFound, ErrExists, ErrInvalid, ErrPrecondition} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Client) setSize(ctx context.Context, path string, size int64) error {
-	return c.idempotent(ctx, func(ctx context.Context, m chunkpb.ChunkMasterClient, id string, seq uint64) error {
-		_, err := m.SetFileSize(ctx, &chunkpb.SetFileSizeRequest{Path: path, Size: size, ClientId: id, Seq: seq})
+	return c.idempotent(ctx, func(ctx context.Context, m chunkpb.ChunkMasterClient, session uint64, id string, seq uint64) error {
+		_, err := m.SetFileSize(ctx, &chunkpb.SetFileSizeRequest{Path: path, Size: size, Session: session, ClientId: id, Seq: seq})
 		return err
 	})
 }
@@ -224,9 +254,9 @@ func (c *Client) setSize(ctx context.Context, path string, size int64) error {
 // putChunk appends one chunk holding data to path.
 func (c *Client) putChunk(ctx context.Context, path string, data []byte) error {
 	var l *chunkpb.ChunkLease
-	err := c.idempotent(ctx, func(ctx context.Context, m chunkpb.ChunkMasterClient, id string, seq uint64) error {
+	err := c.idempotent(ctx, func(ctx context.Context, m chunkpb.ChunkMasterClient, session uint64, id string, seq uint64) error {
 		var err error
-		l, err = m.AllocateChunk(ctx, &chunkpb.AllocateRequest{Path: path, ClientId: id, Seq: seq})
+		l, err = m.AllocateChunk(ctx, &chunkpb.AllocateRequest{Path: path, Session: session, ClientId: id, Seq: seq})
 		return err
 	})
 	if err != nil {

@@ -7,13 +7,25 @@
 //   - "not primary" and connection failures are retried against the
 //     primary etcd names next;
 //   - a mutation whose outcome is unknown is retried with the same
-//     (client id, sequence) pair, which the master's dedup table answers
+//     (session, lane, sequence), which the master's session table answers
 //     without applying it twice. A create that did land is therefore
-//     reported as success, not as "exists".
+//     reported as success, not as "exists";
+//   - a master that is overloaded (RESOURCE_EXHAUSTED) is retried with
+//     backoff.
+//
+// The client registers a session in the master's log before its first
+// mutation. Retries are exactly-once while the session lives: it expires
+// after an hour without a mutation (by the log's clock) or when the master
+// holds too many sessions. A retry the master can no longer match fails
+// with ErrUnknownResult and is never applied again; a first attempt under
+// an expired session just moves to a new session. A call whose context ends
+// after an attempt may have reached the master returns an error matching
+// both ErrUnknownResult and the context's error: check before repeating it.
 //
 // A Client is safe for concurrent use: each in-flight mutation uses its own
 // lane (a sub-id with its own sequence), so concurrent calls never make a
-// retry look stale.
+// retry look stale. At most 4,096 mutations are in flight per client (more
+// wait), and concurrent mutations travel in Batch calls of at most 1 MiB.
 //
 // Errors wrap the package's sentinels (ErrNotFound, ErrExists, ...), to be
 // tested with errors.Is; their text is the master's message.

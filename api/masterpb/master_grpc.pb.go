@@ -22,6 +22,7 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
+	Master_RegisterSession_FullMethodName = "/gfsha.master.v1.Master/RegisterSession"
 	Master_Mkdir_FullMethodName           = "/gfsha.master.v1.Master/Mkdir"
 	Master_Create_FullMethodName          = "/gfsha.master.v1.Master/Create"
 	Master_Delete_FullMethodName          = "/gfsha.master.v1.Master/Delete"
@@ -40,8 +41,13 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type MasterClient interface {
-	// Mutations. Each carries (client_id, seq): a retry with the same pair is
-	// answered from the master's dedup table, never applied twice.
+	// Registers a client session in the log. Mutations tagged with it
+	// (session, client_id as the lane, seq) are applied at most once: a retry
+	// gets the first answer while the session lives, and an error with code
+	// UNKNOWN (outcome unknown, not executed now) once it expired.
+	RegisterSession(ctx context.Context, in *RegisterSessionRequest, opts ...grpc.CallOption) (*RegisterSessionResponse, error)
+	// Mutations. Each carries (session, client_id, seq): a retry with the same
+	// triple is answered from the master's session table, never applied twice.
 	Mkdir(ctx context.Context, in *PathRequest, opts ...grpc.CallOption) (*MutateResponse, error)
 	Create(ctx context.Context, in *PathRequest, opts ...grpc.CallOption) (*MutateResponse, error)
 	Delete(ctx context.Context, in *PathRequest, opts ...grpc.CallOption) (*MutateResponse, error)
@@ -71,6 +77,16 @@ type masterClient struct {
 
 func NewMasterClient(cc grpc.ClientConnInterface) MasterClient {
 	return &masterClient{cc}
+}
+
+func (c *masterClient) RegisterSession(ctx context.Context, in *RegisterSessionRequest, opts ...grpc.CallOption) (*RegisterSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RegisterSessionResponse)
+	err := c.cc.Invoke(ctx, Master_RegisterSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *masterClient) Mkdir(ctx context.Context, in *PathRequest, opts ...grpc.CallOption) (*MutateResponse, error) {
@@ -206,8 +222,13 @@ func (c *masterClient) Switchover(ctx context.Context, in *SwitchoverRequest, op
 // All implementations must embed UnimplementedMasterServer
 // for forward compatibility.
 type MasterServer interface {
-	// Mutations. Each carries (client_id, seq): a retry with the same pair is
-	// answered from the master's dedup table, never applied twice.
+	// Registers a client session in the log. Mutations tagged with it
+	// (session, client_id as the lane, seq) are applied at most once: a retry
+	// gets the first answer while the session lives, and an error with code
+	// UNKNOWN (outcome unknown, not executed now) once it expired.
+	RegisterSession(context.Context, *RegisterSessionRequest) (*RegisterSessionResponse, error)
+	// Mutations. Each carries (session, client_id, seq): a retry with the same
+	// triple is answered from the master's session table, never applied twice.
 	Mkdir(context.Context, *PathRequest) (*MutateResponse, error)
 	Create(context.Context, *PathRequest) (*MutateResponse, error)
 	Delete(context.Context, *PathRequest) (*MutateResponse, error)
@@ -239,6 +260,9 @@ type MasterServer interface {
 // pointer dereference when methods are called.
 type UnimplementedMasterServer struct{}
 
+func (UnimplementedMasterServer) RegisterSession(context.Context, *RegisterSessionRequest) (*RegisterSessionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RegisterSession not implemented")
+}
 func (UnimplementedMasterServer) Mkdir(context.Context, *PathRequest) (*MutateResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Mkdir not implemented")
 }
@@ -294,6 +318,24 @@ func RegisterMasterServer(s grpc.ServiceRegistrar, srv MasterServer) {
 		t.testEmbeddedByValue()
 	}
 	s.RegisterService(&Master_ServiceDesc, srv)
+}
+
+func _Master_RegisterSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RegisterSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MasterServer).RegisterSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Master_RegisterSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MasterServer).RegisterSession(ctx, req.(*RegisterSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
 }
 
 func _Master_Mkdir_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -512,6 +554,10 @@ var Master_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "gfsha.master.v1.Master",
 	HandlerType: (*MasterServer)(nil),
 	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "RegisterSession",
+			Handler:    _Master_RegisterSession_Handler,
+		},
 		{
 			MethodName: "Mkdir",
 			Handler:    _Master_Mkdir_Handler,

@@ -226,14 +226,15 @@ func (t *term) each(ctx context.Context, ss []*server, fn func(context.Context, 
 }
 
 // allocate appends a chunk to path, creates its replicas and grants its
-// first lease. A retry with the same (clientID, seq) answers with the same
-// chunk.
-func (t *term) allocate(ctx context.Context, path, clientID string, seq uint64) (*chunkpb.ChunkLease, error) {
+// first lease. A retry with the same (session, clientID, seq) answers with
+// the same chunk.
+func (t *term) allocate(ctx context.Context, path string, session uint64, clientID string, seq uint64) (*chunkpb.ChunkLease, error) {
+	op := meta.Op{Type: meta.OpAddChunk, Path: path, Session: session, ClientID: clientID, Seq: seq}
 	replay := false
-	if clientID != "" {
-		_, replay = t.m.n.State().Dedup(clientID, seq)
+	if clientID != "" || session != 0 {
+		_, replay = t.m.n.State().Replay(op)
 	}
-	r, err := t.m.n.Propose(ctx, meta.Op{Type: meta.OpAddChunk, Path: path, ClientID: clientID, Seq: seq})
+	r, err := t.m.n.Propose(ctx, op)
 	if err := proposeErr(r, err); err != nil {
 		return nil, err
 	}

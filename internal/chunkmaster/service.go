@@ -100,7 +100,7 @@ func (v *service) AllocateChunk(ctx context.Context, r *chunkpb.AllocateRequest)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := t.allocate(ctx, r.Path, r.ClientId, r.Seq)
+	resp, err := t.allocate(ctx, r.Path, r.Session, r.ClientId, r.Seq)
 	return servingAfter(v.m, t, resp, err)
 }
 
@@ -170,7 +170,7 @@ func (t *term) locate(e meta.Entry, out *chunkpb.LocateResponse) (*chunkpb.Locat
 
 // SetFileSize records a file's size once its data is written.
 func (v *service) SetFileSize(ctx context.Context, r *chunkpb.SetFileSizeRequest) (*chunkpb.SetFileSizeResponse, error) {
-	res, err := v.m.n.Propose(ctx, meta.Op{Type: meta.OpSetSize, Path: r.Path, Size: r.Size, ClientID: r.ClientId, Seq: r.Seq})
+	res, err := v.m.n.Propose(ctx, meta.Op{Type: meta.OpSetSize, Path: r.Path, Size: r.Size, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
 	if err := proposeErr(res, err); err != nil {
 		return nil, err
 	}

@@ -100,6 +100,24 @@ func (s *State) Dedup(clientID string, seq uint64) (Result, bool) {
 	return c.result(), true
 }
 
+// Replay returns the remembered Result of op if it is a retry that Apply
+// would answer from memory (the last Seq of its session's lane, or of its
+// legacy client id).
+func (s *State) Replay(op Op) (Result, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if op.Session != 0 {
+		if outcome, res, _ := s.sessionLocked(op); outcome == replay {
+			return res, true
+		}
+		return Result{}, false
+	}
+	if outcome, res := s.dedupLocked(op); outcome == replay {
+		return res, true
+	}
+	return Result{}, false
+}
+
 // maxMsgLen bounds a remembered error message. Messages quote at most a few
 // paths, each cut by showPath, so they stay far below it; the cut only
 // guarantees that Restore accepts every table Snapshot writes.

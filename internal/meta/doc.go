@@ -14,7 +14,8 @@
 //     still consume their entry the same way everywhere, and the dedup table
 //     evicts by log index. Two replicas that applied the same entries have the
 //     same Digest; states that differ (in the tree, AppliedIndex, the
-//     next-handle counter or the dedup table) have different digests.
+//     next-handle counter, the dedup and session tables or the log time)
+//     have different digests.
 //   - Dense, ordered indexes. Apply refuses any index but AppliedIndex()+1
 //     (ErrIndex) and then changes nothing; it never skips or repeats.
 //   - Check agrees with Apply. Check(op) returns the error Apply(op) would
@@ -23,11 +24,21 @@
 //     answer: Check says nil, Apply returns the remembered Result. Check is
 //     only as good as the state it reads: an op checked now can still fail at
 //     apply time if other entries are applied in between.
-//   - Idempotent retries. An op with a ClientID and a Seq equal to the last
-//     one applied for that client is answered from the dedup table (its
-//     original Result) instead of running again; a lower Seq fails with
-//     ErrStale. The table keeps the last op of at most MaxClients clients and
-//     forgets the least recently applied one first.
+//   - Exactly-once within a session. A client registers a session
+//     (OpRegisterSession; its id is the entry's index) and tags each
+//     mutation with (Session, lane ClientID, Seq). A Seq equal to the lane's
+//     last is answered from the session table (its original Result) instead
+//     of running again; a lower Seq fails with ErrStale. A session lives
+//     until it has been idle for SessionTimeout of LOG time (the batch times
+//     the primary stamps, passed to ApplyAt; replicas never read their own
+//     clock) or is evicted whole, least recently active first, under
+//     MaxSessions and MaxLanes. An op naming a session the table does not
+//     hold fails with ErrSessionExpired and never runs: for a retry, the
+//     outcome of its first attempt is unknown, never executed twice.
+//   - Legacy retries. An op with a ClientID and no Session uses the older
+//     dedup table (the last op of at most MaxClients clients, least recently
+//     applied forgotten first), kept so that old logs replay the same; the
+//     master no longer accepts such ops from clients.
 //   - Snapshots are consistent and verified. Snapshot writes a canonical,
 //     CRC-32C-protected encoding of the whole state under the read lock;
 //     Restore checks the checksum and the state's invariants and swaps the

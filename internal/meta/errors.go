@@ -34,6 +34,10 @@ var (
 	// ErrCorrupt: Restore found a snapshot that is truncated, fails its
 	// checksum or breaks the state's invariants.
 	ErrCorrupt = errors.New("meta: corrupt snapshot")
+	// ErrSessionExpired: an op names a session the state does not hold
+	// (expired, evicted or never registered). The op was not run; if it is a
+	// retry, whether its first attempt ran is unknown.
+	ErrSessionExpired = errors.New("meta: session unknown or expired")
 )
 
 // sentinels fixes a numeric code for each sentinel (its position plus one;
@@ -52,6 +56,7 @@ var sentinels = [...]error{
 	ErrBadChunk,
 	ErrStale,
 	ErrCorrupt,
+	ErrSessionExpired,
 }
 
 // errCode returns the code of the sentinel err wraps, 0 for nil. An error

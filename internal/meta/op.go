@@ -19,10 +19,11 @@ const (
 	OpAddChunk                          // Path: append a new chunk (next handle, version 1) to file Path
 	OpSetChunkVersion                   // Handle, Version: raise a chunk's version (must be above the current one)
 	OpSetSize                           // Path, Size: set a file's size in bytes (>= 0)
+	OpRegisterSession                   // a new client session; its id is the entry's index
 )
 
 // opLast is the highest defined OpType.
-const opLast = OpSetSize
+const opLast = OpRegisterSession
 
 var opNames = [...]string{
 	OpNoop:            "noop",
@@ -33,6 +34,7 @@ var opNames = [...]string{
 	OpAddChunk:        "add-chunk",
 	OpSetChunkVersion: "set-chunk-version",
 	OpSetSize:         "set-size",
+	OpRegisterSession: "register-session",
 }
 
 // String returns the op's name as used in error messages ("mkdir", "add-chunk").
@@ -60,6 +62,9 @@ type Op struct {
 	// and answers a retry of that Seq from memory instead of running it again.
 	ClientID string
 	Seq      uint64
+	// Session, when not 0, names a session registered by OpRegisterSession;
+	// ClientID is then a lane of that session (see ApplyAt).
+	Session uint64
 }
 
 // opFormatV1 is the first byte of every encoded op.
@@ -75,19 +80,21 @@ const (
 	hasSize
 	hasClientID
 	hasSeq
-	hasAll = hasSeq<<1 - 1
+	hasSession
+	hasAll = hasSession<<1 - 1
 )
 
 // Marshal returns the op's binary encoding (see AppendTo).
 func (op Op) Marshal() []byte {
-	n := 3 + len(op.Path) + len(op.Path2) + len(op.ClientID) + 6*binary.MaxVarintLen64
+	n := 3 + len(op.Path) + len(op.Path2) + len(op.ClientID) + 7*binary.MaxVarintLen64
 	return op.AppendTo(make([]byte, 0, n))
 }
 
 // AppendTo appends the op's binary encoding to b and returns the extended
 // slice. The encoding is: format version (1), type, a flags byte saying which
 // fields follow, then those fields in declaration order, strings as a uvarint
-// length and bytes, Handle, Version and Seq as uvarints, Size as a varint.
+// length and bytes, Handle, Version, Seq and Session as uvarints, Size as a
+// varint.
 func (op Op) AppendTo(b []byte) []byte {
 	var flags byte
 	if op.Path != "" {
@@ -110,6 +117,9 @@ func (op Op) AppendTo(b []byte) []byte {
 	}
 	if op.Seq != 0 {
 		flags |= hasSeq
+	}
+	if op.Session != 0 {
+		flags |= hasSession
 	}
 	b = append(b, opFormatV1, byte(op.Type), flags)
 	if flags&hasPath != 0 {
@@ -135,6 +145,9 @@ func (op Op) AppendTo(b []byte) []byte {
 	}
 	if flags&hasSeq != 0 {
 		b = binary.AppendUvarint(b, op.Seq)
+	}
+	if flags&hasSession != 0 {
+		b = binary.AppendUvarint(b, op.Session)
 	}
 	return b
 }
@@ -198,6 +211,9 @@ func (d *opDecoder) decode() Op {
 	}
 	if flags&hasSeq != 0 {
 		op.Seq = d.uvarint("seq")
+	}
+	if flags&hasSession != 0 {
+		op.Session = d.uvarint("session")
 	}
 	if d.err == "" && len(d.b) != 0 {
 		d.err = fmt.Sprintf("%d trailing bytes", len(d.b))

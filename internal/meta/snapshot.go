@@ -9,10 +9,11 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"slices"
 )
 
-// The snapshot format, version 1. All integers are uvarints unless noted.
+// The snapshot format, version 2. All integers are uvarints unless noted.
 //
 //	magic    "GFSMETA" and the version byte 1
 //	header   applied index, next handle, files, dirs (root included), chunks
@@ -24,13 +25,21 @@ import (
 //	dedup    record count, then records by ascending index, each:
 //	           client id length, client id, seq, index, error code byte,
 //	           message length, message, handle, version
+//	clock    the log time, unix nanoseconds (varint)              (version 2)
+//	sessions session count, then sessions from least to most      (version 2)
+//	         recently active, each: id, last activity (varint), lane count,
+//	         then lanes in ascending byte order of name, each: name length,
+//	         name, seq, error code byte, message length, message, handle,
+//	         version
 //	trailer  CRC-32C (Castagnoli) of everything above, 4 bytes big-endian
 //
-// The encoding is canonical (one state, one byte string), so the digest is
-// the SHA-256 of everything but the trailer.
+// Version 1 is the same without clock and sessions; Restore reads both and
+// Snapshot writes version 2. The encoding is canonical (one state, one byte
+// string), so the digest is the SHA-256 of everything but the trailer.
 const (
-	snapMagic   = "GFSMETA"
-	snapVersion = 1
+	snapMagic    = "GFSMETA"
+	snapVersion  = 2
+	snapVersion1 = 1 // no clock, no sessions
 
 	kindFile = 0
 	kindDir  = 1
@@ -103,6 +112,37 @@ func (s *State) encodeLocked(w *bufio.Writer) {
 		b = binary.AppendUvarint(b, c.version)
 		w.Write(b)
 	}
+
+	b = w.AvailableBuffer()
+	b = binary.AppendVarint(b, s.clock)
+	b = binary.AppendUvarint(b, uint64(len(s.sessions.byID)))
+	w.Write(b)
+	var names []string
+	for ss := s.sessions.head; ss != nil; ss = ss.next {
+		b = w.AvailableBuffer()
+		b = binary.AppendUvarint(b, ss.id)
+		b = binary.AppendVarint(b, ss.active)
+		b = binary.AppendUvarint(b, uint64(len(ss.lanes)))
+		w.Write(b)
+		names = names[:0]
+		for name := range ss.lanes {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			l := ss.lanes[name]
+			b = w.AvailableBuffer()
+			b = binary.AppendUvarint(b, uint64(len(name)))
+			b = append(b, name...)
+			b = binary.AppendUvarint(b, l.seq)
+			b = append(b, l.code)
+			b = binary.AppendUvarint(b, uint64(len(l.msg)))
+			b = append(b, l.msg...)
+			b = binary.AppendUvarint(b, l.handle)
+			b = binary.AppendUvarint(b, l.version)
+			w.Write(b)
+		}
+	}
 }
 
 // encodeDir writes dir's entries in sorted order, recursively. names holds
@@ -154,7 +194,7 @@ func encodeDir(w *bufio.Writer, dir *node, names [][]string) [][]string {
 // buffered) and must not be called concurrently with Apply.
 func (s *State) Restore(r io.Reader) error {
 	d := &decoder{r: r, buf: make([]byte, 256<<10)}
-	ns := d.state(s.dedup.limit)
+	ns := d.state(s.dedup.limit, s.sessions.limits)
 	if d.err != nil {
 		return fmt.Errorf("restore: %w", d.err)
 	}
@@ -162,6 +202,7 @@ func (s *State) Restore(r io.Reader) error {
 	defer s.mu.Unlock()
 	s.root, s.applied, s.nextHandle = ns.root, ns.applied, ns.nextHandle
 	s.files, s.dirs, s.handles, s.dedup = ns.files, ns.dirs, ns.handles, ns.dedup
+	s.clock, s.sessions = ns.clock, ns.sessions
 	return nil
 }
 
@@ -306,7 +347,7 @@ func (d *decoder) count(what string, limit uint64) uint64 {
 }
 
 // state decodes a whole snapshot, trailer and end of stream included.
-func (d *decoder) state(dedupLimit int) *State {
+func (d *decoder) state(dedupLimit int, limits sessionLimits) *State {
 	magic := d.bytes(len(snapMagic) + 1)
 	if d.err != nil {
 		return nil
@@ -315,14 +356,16 @@ func (d *decoder) state(dedupLimit int) *State {
 		d.corrupt("not a metadata snapshot (bad magic)")
 		return nil
 	}
-	if v := magic[len(snapMagic)]; v != snapVersion {
-		d.corrupt("unknown snapshot format version %d (want %d)", v, snapVersion)
+	version := magic[len(snapMagic)]
+	if version != snapVersion && version != snapVersion1 {
+		d.corrupt("unknown snapshot format version %d (want %d or %d)", version, snapVersion1, snapVersion)
 		return nil
 	}
 	s := &State{
 		applied:    d.uvarint(),
 		nextHandle: d.uvarint(),
 		dedup:      newDedupTable(dedupLimit),
+		sessions:   newSessionTable(limits),
 	}
 	files, dirs, chunks := d.uvarint(), d.uvarint(), d.uvarint()
 	if d.err != nil {
@@ -349,6 +392,9 @@ func (d *decoder) state(dedupLimit int) *State {
 	}
 	d.owners = nil
 	d.dedupTable(s)
+	if version >= 2 {
+		d.sessionTable(s)
+	}
 
 	want := crc32.Update(d.crc, castagnoli, d.buf[d.hashed:d.pos])
 	d.hashed = d.pos
@@ -486,5 +532,56 @@ func (d *decoder) dedupTable(s *State) {
 			t.clients[id] = c
 			t.pushBack(c)
 		}
+	}
+}
+
+func (d *decoder) sessionTable(s *State) {
+	s.clock = d.varint()
+	t := &s.sessions
+	n := d.count("session count", uint64(t.limits.sessions))
+	last := int64(math.MinInt64)
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		ss := &session{id: d.uvarint(), active: d.varint(), lanes: make(map[string]*laneRecord)}
+		lanes := d.count("lane count", uint64(t.limits.perSession))
+		switch {
+		case d.err != nil:
+			return
+		case ss.id == 0 || ss.id > s.applied:
+			d.corrupt("session id %d outside [1, %d]", ss.id, s.applied)
+		case t.byID[ss.id] != nil:
+			d.corrupt("session %d appears twice", ss.id)
+		case ss.active < last || ss.active > s.clock:
+			d.corrupt("session %d active at %d out of order (after %d, clock %d)", ss.id, ss.active, last, s.clock)
+		case t.lanes+int(lanes) > t.limits.lanes:
+			d.corrupt("more than %d lanes", t.limits.lanes)
+		}
+		if d.err != nil {
+			return
+		}
+		last = ss.active
+		prev := ""
+		for j := uint64(0); j < lanes && d.err == nil; j++ {
+			nameLen := d.count("lane id length", MaxClientIDLen)
+			name := string(d.bytes(int(nameLen)))
+			l := &laneRecord{seq: d.uvarint(), code: d.byte()}
+			msgLen := d.count("message length", maxMsgLen)
+			l.msg = string(d.bytes(int(msgLen)))
+			l.handle, l.version = d.uvarint(), d.uvarint()
+			switch {
+			case d.err != nil:
+			case j > 0 && name <= prev:
+				d.corrupt("session %d lane %q does not sort after %q", ss.id, name, prev)
+			case int(l.code) > len(sentinels):
+				d.corrupt("session %d lane %q has unknown error code %d", ss.id, name, l.code)
+			case (l.code == 0) != (l.msg == ""):
+				d.corrupt("session %d lane %q: error code %d with message %q", ss.id, name, l.code, l.msg)
+			default:
+				prev = name
+				ss.lanes[name] = l
+			}
+		}
+		t.byID[ss.id] = ss
+		t.pushBack(ss)
+		t.lanes += len(ss.lanes)
 	}
 }

@@ -146,7 +146,7 @@ func TestSnapshotWriteError(t *testing.T) {
 type snapBuilder struct{ b []byte }
 
 func newSnap(applied, nextHandle, files, dirs, chunks uint64) *snapBuilder {
-	sb := &snapBuilder{b: append([]byte(snapMagic), snapVersion)}
+	sb := &snapBuilder{b: append([]byte(snapMagic), snapVersion1)}
 	return sb.u(applied).u(nextHandle).u(files).u(dirs).u(chunks)
 }
 
@@ -189,7 +189,7 @@ func TestRestoreInvariants(t *testing.T) {
 		{"valid dedup", newSnap(5, 1, 0, 1, 0).u(0).
 			u(2).str("c1").u(1, 3).raw(0).u(0, 0, 0).str("c2").u(9, 4).raw(2).str("create /x: meta: exists").u(0, 0).seal(), true},
 		{"bad magic", append([]byte("XXXXXXX"), newSnap(0, 1, 0, 1, 0).u(0, 0).seal()[7:]...), false},
-		{"bad version", func() []byte { b := newSnap(0, 1, 0, 1, 0).u(0, 0).b; b[7] = 2; return (&snapBuilder{b}).seal() }(), false},
+		{"bad version", func() []byte { b := newSnap(0, 1, 0, 1, 0).u(0, 0).b; b[7] = 9; return (&snapBuilder{b}).seal() }(), false},
 		{"file count", noDedup(newSnap(0, 1, 1, 1, 0).u(0)).seal(), false},
 		{"dir count", noDedup(newSnap(0, 1, 0, 2, 0).u(0)).seal(), false},
 		{"chunk count", noDedup(newSnap(0, 2, 1, 1, 0).u(1).file("f", 0, 1, 1)).seal(), false},

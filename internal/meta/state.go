@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Result is the outcome of applying one op.
@@ -14,6 +15,7 @@ type Result struct {
 	Err     error  // nil, or an error wrapping one of the sentinels
 	Handle  uint64 // OpAddChunk, OpSetChunkVersion: the chunk's handle
 	Version uint64 // OpAddChunk, OpSetChunkVersion: the chunk's version now
+	Session uint64 // OpRegisterSession: the new session's id (its log index)
 }
 
 // Chunk is one chunk of a file.
@@ -56,7 +58,9 @@ type State struct {
 	files      int              // number of files
 	dirs       int              // number of directories, the root included
 	handles    map[uint64]*node // chunk handle -> the file holding it
-	dedup      dedupTable
+	dedup      dedupTable       // legacy client ids (ops without a session)
+	clock      int64            // log time: the highest batch time applied (unix ns)
+	sessions   sessionTable
 }
 
 // New returns an empty state: only the root directory, AppliedIndex 0, next
@@ -68,6 +72,7 @@ func New() *State {
 		dirs:       1,
 		handles:    make(map[uint64]*node),
 		dedup:      newDedupTable(MaxClients),
+		sessions:   newSessionTable(defaultSessionLimits),
 	}
 }
 
@@ -106,7 +111,11 @@ func (s *State) Dirs() int {
 func (s *State) Check(op Op) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	switch outcome, res := s.dedupLocked(op); outcome {
+	outcome, res := s.dedupLocked(op)
+	if op.Session != 0 && op.Type != OpRegisterSession {
+		outcome, res, _ = s.sessionLocked(op)
+	}
+	switch outcome {
 	case replay:
 		return nil
 	case reject:
@@ -131,27 +140,74 @@ func (s *State) Check(op Op) error {
 // failure) becomes the client's record.
 //
 // Apply must not be called concurrently with itself or with Restore.
+// Apply does not advance the log time; ApplyAt does.
 func (s *State) Apply(index uint64, op Op) Result {
+	return s.ApplyAt(index, time.Time{}, op)
+}
+
+// ApplyAt is Apply for an entry whose batch the primary stamped with time
+// at (its wall clock). The state's clock becomes the highest time applied so
+// far (a zero or earlier time leaves it), and sessions idle for
+// SessionTimeout of that clock expire before op runs. Time comes only from
+// the log, so every replica expires the same sessions at the same entry.
+//
+// With op.Session set, op belongs to lane op.ClientID of that session:
+// a Seq equal to the lane's last returns the remembered Result without
+// running op again, a lower Seq fails with ErrStale, and an unknown or
+// expired session fails with ErrSessionExpired without running op.
+func (s *State) ApplyAt(index uint64, at time.Time, op Op) Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkIndexLocked(index); err != nil {
 		return Result{Err: err}
 	}
 	s.applied = index
+	s.advanceClockLocked(at)
+	if op.Type == OpRegisterSession {
+		s.sessions.register(index, s.clock)
+		return Result{Session: index}
+	}
+	if op.Session != 0 {
+		outcome, res, ss := s.sessionLocked(op)
+		if ss != nil {
+			s.sessions.touch(ss, s.clock)
+		}
+		if outcome != run {
+			return res
+		}
+		res = s.runLocked(op)
+		s.sessions.record(ss, op.ClientID, op.Seq, res)
+		return res
+	}
 	if outcome, res := s.dedupLocked(op); outcome != run {
 		return res
 	}
-	p, err := s.planLocked(op)
-	var res Result
-	if err != nil {
-		res = Result{Err: err}
-	} else {
-		res = s.execLocked(op, p)
-	}
+	res := s.runLocked(op)
 	if op.ClientID != "" {
 		s.dedup.record(op.ClientID, op.Seq, index, res)
 	}
 	return res
+}
+
+// runLocked plans and executes op.
+func (s *State) runLocked(op Op) Result {
+	p, err := s.planLocked(op)
+	if err != nil {
+		return Result{Err: err}
+	}
+	return s.execLocked(op, p)
+}
+
+// advanceClockLocked moves the log time forward to at and expires idle
+// sessions.
+func (s *State) advanceClockLocked(at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	if ns := at.UnixNano(); ns > s.clock {
+		s.clock = ns
+	}
+	s.sessions.expire(s.clock)
 }
 
 // ApplyEncoded decodes data with UnmarshalOp and applies it as entry index.
@@ -159,9 +215,14 @@ func (s *State) Apply(index uint64, op Op) Result {
 // returns an error wrapping ErrBadOp; a wrong index changes nothing and
 // returns an error wrapping ErrIndex.
 func (s *State) ApplyEncoded(index uint64, data []byte) Result {
+	return s.ApplyEncodedAt(index, time.Time{}, data)
+}
+
+// ApplyEncodedAt is ApplyEncoded with the entry's log time (see ApplyAt).
+func (s *State) ApplyEncodedAt(index uint64, at time.Time, data []byte) Result {
 	op, err := UnmarshalOp(data)
 	if err == nil {
-		return s.Apply(index, op)
+		return s.ApplyAt(index, at, op)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -169,6 +230,7 @@ func (s *State) ApplyEncoded(index uint64, data []byte) Result {
 		return Result{Err: err}
 	}
 	s.applied = index
+	s.advanceClockLocked(at)
 	return Result{Err: fmt.Errorf("apply entry %d: %w", index, err)}
 }
 
@@ -227,7 +289,7 @@ type plan struct {
 func (s *State) planLocked(op Op) (plan, error) {
 	var p plan
 	switch op.Type {
-	case OpNoop:
+	case OpNoop, OpRegisterSession:
 		return p, nil
 	case OpMkdir, OpCreate:
 		if err := validateOpPath(op.Type, op.Path); err != nil {

@@ -12,6 +12,9 @@ var (
 	// ErrUnknownOutcome: the mutation may or may not have been applied; retry
 	// it with the same client id and sequence to find out.
 	ErrUnknownOutcome = errors.New("master: outcome unknown")
+	// ErrOverloaded: the primary's append queue stayed full; the mutation
+	// was not applied. Retry with backoff.
+	ErrOverloaded = errors.New("master: overloaded")
 	// ErrReplay: replay stopped on a broken log; the node will not serve.
 	ErrReplay = errors.New("master: replay stopped")
 )

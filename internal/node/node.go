@@ -29,9 +29,12 @@ type Config struct {
 	Address     string // RPC address, advertised in the election value
 	HTTPAddress string
 	LeaseTTL    time.Duration
-	// MaxBatchBytes and CommitTimeout tune the appender (0: defaults).
+	// MaxBatchBytes, CommitTimeout, MaxQueueBytes and QueueWait tune the
+	// appender (0: defaults; see walship.AppenderConfig).
 	MaxBatchBytes int
 	CommitTimeout time.Duration
+	MaxQueueBytes int
+	QueueWait     time.Duration
 	// StatusInterval is how often member status is refreshed in etcd while
 	// it changes (default 250 ms).
 	StatusInterval time.Duration
@@ -159,7 +162,7 @@ func (s stateMachine) Apply(r walship.Record) any {
 	if s.n.applyHook != nil {
 		s.n.applyHook(r)
 	}
-	res := s.n.state.ApplyEncoded(r.Index, r.Data)
+	res := s.n.state.ApplyEncodedAt(r.Index, r.Time, r.Data)
 	s.n.mu.Lock()
 	s.n.lastToken = r.Token
 	s.n.mu.Unlock()
@@ -457,6 +460,8 @@ func (n *Node) serveAsLeader(ctx context.Context, l *election.Leadership, tailer
 		SM:            n.sm,
 		MaxBatchBytes: n.cfg.MaxBatchBytes,
 		CommitTimeout: n.cfg.CommitTimeout,
+		MaxQueueBytes: n.cfg.MaxQueueBytes,
+		QueueWait:     n.cfg.QueueWait,
 		Observe:       n.observeBatch,
 	})
 	if err != nil {
@@ -588,8 +593,8 @@ func (n *Node) Propose(ctx context.Context, op meta.Op) (meta.Result, error) {
 		return meta.Result{}, n.notPrimary()
 	}
 	defer n.inflight.Done()
-	if op.ClientID != "" {
-		if r, ok := n.state.Dedup(op.ClientID, op.Seq); ok {
+	if op.ClientID != "" || op.Session != 0 {
+		if r, ok := n.state.Replay(op); ok {
 			return r, nil
 		}
 	}
@@ -604,9 +609,35 @@ func (n *Node) Propose(ctx context.Context, op meta.Op) (meta.Result, error) {
 		return meta.Result{}, fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
 	case errors.Is(err, walship.ErrTooLarge):
 		return meta.Result{Err: err}, nil
+	case errors.Is(err, walship.ErrBusy):
+		return meta.Result{}, fmt.Errorf("%w: %v", ErrOverloaded, err)
+	case errors.Is(err, walship.ErrAbandoned):
+		return meta.Result{}, err // wraps the caller's context error; not applied
 	default:
 		return meta.Result{}, n.notPrimary()
 	}
+}
+
+// QueuedBytes is the size of the primary's append queue (0 on a standby);
+// the appender bounds it (walship.AppenderConfig.MaxQueueBytes).
+func (n *Node) QueuedBytes() int {
+	n.mu.Lock()
+	app := n.appender
+	n.mu.Unlock()
+	if app == nil {
+		return 0
+	}
+	return app.QueuedBytes()
+}
+
+// RegisterSession logs a new client session and returns its id (see
+// meta.OpRegisterSession). Errors are those of Propose.
+func (n *Node) RegisterSession(ctx context.Context) (uint64, error) {
+	r, err := n.Propose(ctx, meta.Op{Type: meta.OpRegisterSession})
+	if err == nil {
+		err = r.Err
+	}
+	return r.Session, err
 }
 
 // Leader returns the primary as last observed (empty when none).

@@ -240,3 +240,75 @@ func TestConfirmedReadRefusedAfterRevoke(t *testing.T) {
 		t.Fatalf("confirmed read after the leader key was deleted = %v; want ErrNotPrimary", err)
 	}
 }
+
+// TestConcurrentRetriesExecuteOnce: several attempts of the same (session,
+// lane, seq) in flight at once (a client retrying while its first attempt
+// is still queued) all reach the log; the op runs once and every attempt
+// gets its answer.
+func TestConcurrentRetriesExecuteOnce(t *testing.T) {
+	srv := embedetcd.StartT(t)
+	c := embedetcd.ClientT(t, srv)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	logged := 0
+	n, _ := startNode(t, c, "n1", func(r walship.Record) {
+		op, err := meta.UnmarshalOp(r.Data)
+		if err != nil || op.Type != meta.OpCreate || op.Path != "/once" {
+			return
+		}
+		mu.Lock()
+		logged++
+		mu.Unlock()
+		once.Do(func() { close(entered); <-release })
+	})
+	waitFor(t, 20*time.Second, "n1 to serve", n.Serving)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	sid, err := n.RegisterSession(ctx)
+	if err != nil || sid == 0 {
+		t.Fatalf("RegisterSession = %d, %v", sid, err)
+	}
+	op := meta.Op{Type: meta.OpCreate, Path: "/once", Session: sid, ClientID: "lane-1", Seq: 1}
+	const attempts = 8
+	results := make(chan error, attempts)
+	propose := func() {
+		r, err := n.Propose(ctx, op)
+		if err == nil {
+			err = r.Err
+		}
+		results <- err
+	}
+	go propose()
+	select { // the first attempt is being applied; the others queue behind it
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("first attempt never applied")
+	}
+	for range attempts - 1 {
+		go propose()
+	}
+	n.mu.Lock()
+	app := n.appender
+	n.mu.Unlock()
+	waitFor(t, 20*time.Second, "the retries to queue", func() bool { return app.Queued() == attempts-1 })
+	close(release)
+	for i := range attempts {
+		select {
+		case err := <-results:
+			if err != nil {
+				t.Errorf("attempt %d = %v; want the first answer (success)", i, err)
+			}
+		case <-ctx.Done():
+			t.Fatal("attempts did not finish")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if logged != attempts {
+		t.Errorf("%d attempts reached the log; want all %d (the test must exercise dedup on apply)", logged, attempts)
+	}
+	if got := n.State().Files(); got != 1 {
+		t.Errorf("Files() = %d; want 1", got)
+	}
+}

@@ -8,6 +8,11 @@
 //	meta.ErrNotEmpty, ErrNotDir, ErrIsDir    FailedPrecondition
 //	node.ErrNotPrimary                       Unavailable   (not applied; retry elsewhere)
 //	node.ErrUnknownOutcome                   Aborted       (maybe applied; retry same seq)
+//	meta.ErrSessionExpired                   Unknown       (not applied now; a retry's first attempt may have been)
+//	node.ErrOverloaded, no free slot         ResourceExhausted (not applied; retry with backoff)
+//
+// At most MaxInflight mutations are being proposed at once across all calls
+// (one goroutine each); a mutation waits up to SlotWait for a slot.
 //
 // It holds no state of its own.
 package rpcserver

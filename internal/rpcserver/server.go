@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -20,12 +21,58 @@ import (
 type Server struct {
 	masterpb.UnimplementedMasterServer
 	n *node.Node
+	p proposer
+	// slots holds one token per mutation being proposed, across all calls:
+	// the bound on the goroutines and queued work that mutations cost.
+	slots    chan struct{}
+	slotWait time.Duration
 }
+
+// proposer is what mutations need of the node.
+type proposer interface {
+	Propose(ctx context.Context, op meta.Op) (meta.Result, error)
+	AppliedIndex() uint64
+}
+
+type nodeProposer struct{ *node.Node }
+
+func (n nodeProposer) AppliedIndex() uint64 { return n.State().AppliedIndex() }
+
+// MaxInflight bounds the mutations one server proposes at once; a mutation
+// that finds them all taken waits up to SlotWait for one, then fails with
+// RESOURCE_EXHAUSTED (not applied; the client retries with backoff).
+const (
+	MaxInflight = 4096
+	SlotWait    = 100 * time.Millisecond
+)
 
 // Register adds the master service for n to g.
 func Register(g *grpc.Server, n *node.Node) {
-	masterpb.RegisterMasterServer(g, &Server{n: n})
+	masterpb.RegisterMasterServer(g, newServer(n, nodeProposer{n}, MaxInflight, SlotWait))
 }
+
+func newServer(n *node.Node, p proposer, inflight int, wait time.Duration) *Server {
+	return &Server{n: n, p: p, slots: make(chan struct{}, inflight), slotWait: wait}
+}
+
+// acquire takes a proposal slot, waiting up to slotWait (or ctx).
+func (s *Server) acquire(ctx context.Context, timer *time.Timer) error {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	case <-timer.C:
+		return status.Errorf(codes.ResourceExhausted, "master busy: %d mutations in flight for %v; retry with backoff", cap(s.slots), s.slotWait)
+	}
+}
+
+func (s *Server) release() { <-s.slots }
 
 // Code maps an error from node or meta to its gRPC code.
 func Code(err error) codes.Code {
@@ -36,6 +83,10 @@ func Code(err error) codes.Code {
 		return codes.Unavailable
 	case errors.Is(err, node.ErrUnknownOutcome):
 		return codes.Aborted
+	case errors.Is(err, node.ErrOverloaded):
+		return codes.ResourceExhausted
+	case errors.Is(err, meta.ErrSessionExpired):
+		return codes.Unknown
 	case errors.Is(err, meta.ErrNotFound):
 		return codes.NotFound
 	case errors.Is(err, meta.ErrExists):
@@ -61,34 +112,49 @@ func toStatus(err error) error {
 }
 
 func (s *Server) mutate(ctx context.Context, op meta.Op) (*masterpb.MutateResponse, error) {
-	r, err := s.n.Propose(ctx, op)
+	timer := time.NewTimer(s.slotWait)
+	defer timer.Stop()
+	if err := s.acquire(ctx, timer); err != nil {
+		return nil, err
+	}
+	defer s.release()
+	r, err := s.p.Propose(ctx, op)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	if r.Err != nil {
 		return nil, toStatus(r.Err)
 	}
-	return &masterpb.MutateResponse{Index: s.n.State().AppliedIndex()}, nil
+	return &masterpb.MutateResponse{Index: s.p.AppliedIndex()}, nil
+}
+
+// RegisterSession registers a client session in the log.
+func (s *Server) RegisterSession(ctx context.Context, _ *masterpb.RegisterSessionRequest) (*masterpb.RegisterSessionResponse, error) {
+	id, err := s.n.RegisterSession(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &masterpb.RegisterSessionResponse{Session: id, TimeoutMs: meta.SessionTimeout.Milliseconds()}, nil
 }
 
 // Mkdir creates a directory.
 func (s *Server) Mkdir(ctx context.Context, r *masterpb.PathRequest) (*masterpb.MutateResponse, error) {
-	return s.mutate(ctx, meta.Op{Type: meta.OpMkdir, Path: r.Path, ClientID: r.ClientId, Seq: r.Seq})
+	return s.mutate(ctx, meta.Op{Type: meta.OpMkdir, Path: r.Path, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
 }
 
 // Create creates an empty file.
 func (s *Server) Create(ctx context.Context, r *masterpb.PathRequest) (*masterpb.MutateResponse, error) {
-	return s.mutate(ctx, meta.Op{Type: meta.OpCreate, Path: r.Path, ClientID: r.ClientId, Seq: r.Seq})
+	return s.mutate(ctx, meta.Op{Type: meta.OpCreate, Path: r.Path, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
 }
 
 // Delete removes a file or an empty directory.
 func (s *Server) Delete(ctx context.Context, r *masterpb.PathRequest) (*masterpb.MutateResponse, error) {
-	return s.mutate(ctx, meta.Op{Type: meta.OpDelete, Path: r.Path, ClientID: r.ClientId, Seq: r.Seq})
+	return s.mutate(ctx, meta.Op{Type: meta.OpDelete, Path: r.Path, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
 }
 
 // Rename moves src to dst.
 func (s *Server) Rename(ctx context.Context, r *masterpb.RenameRequest) (*masterpb.MutateResponse, error) {
-	return s.mutate(ctx, meta.Op{Type: meta.OpRename, Path: r.Src, Path2: r.Dst, ClientID: r.ClientId, Seq: r.Seq})
+	return s.mutate(ctx, meta.Op{Type: meta.OpRename, Path: r.Src, Path2: r.Dst, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
 }
 
 // Stat describes one path.
@@ -148,13 +214,18 @@ func entryPB(e meta.Entry) *masterpb.Entry {
 // maxBatch bounds one Batch call.
 const maxBatch = 10000
 
-// Batch proposes every mutation concurrently (so that they share the
-// appender's group commit) and answers each one.
+// Batch proposes the mutations concurrently (so that they share the
+// appender's group commit) and answers each one. Each proposal holds one of
+// the server's slots; those that find none within SlotWait are answered
+// RESOURCE_EXHAUSTED without being proposed.
 func (s *Server) Batch(ctx context.Context, r *masterpb.BatchRequest) (*masterpb.BatchResponse, error) {
 	if len(r.Mutations) > maxBatch {
 		return nil, status.Errorf(codes.InvalidArgument, "batch of %d mutations exceeds %d; split it", len(r.Mutations), maxBatch)
 	}
 	out := &masterpb.BatchResponse{Results: make([]*masterpb.MutationResult, len(r.Mutations))}
+	timer := time.NewTimer(s.slotWait)
+	defer timer.Stop()
+	var busy error
 	var wg sync.WaitGroup
 	for i, m := range r.Mutations {
 		op, err := opOf(m)
@@ -162,18 +233,27 @@ func (s *Server) Batch(ctx context.Context, r *masterpb.BatchRequest) (*masterpb
 			out.Results[i] = &masterpb.MutationResult{Code: uint32(codes.InvalidArgument), Message: err.Error()}
 			continue
 		}
+		if busy == nil {
+			busy = s.acquire(ctx, timer)
+		}
+		if busy != nil {
+			st := status.Convert(busy)
+			out.Results[i] = &masterpb.MutationResult{Code: uint32(st.Code()), Message: st.Message()}
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer s.release()
 			res := &masterpb.MutationResult{}
-			r, err := s.n.Propose(ctx, op)
+			r, err := s.p.Propose(ctx, op)
 			if err == nil {
 				err = r.Err
 			}
 			if err != nil {
 				res.Code, res.Message = uint32(Code(err)), err.Error()
 			} else {
-				res.Index = s.n.State().AppliedIndex()
+				res.Index = s.p.AppliedIndex()
 			}
 			out.Results[i] = res
 		}()
@@ -183,7 +263,7 @@ func (s *Server) Batch(ctx context.Context, r *masterpb.BatchRequest) (*masterpb
 }
 
 func opOf(m *masterpb.Mutation) (meta.Op, error) {
-	op := meta.Op{Path: m.Path, Path2: m.Path2, ClientID: m.ClientId, Seq: m.Seq}
+	op := meta.Op{Path: m.Path, Path2: m.Path2, Session: m.Session, ClientID: m.ClientId, Seq: m.Seq}
 	switch m.Type {
 	case masterpb.Mutation_MKDIR:
 		op.Type = meta.OpMkdir

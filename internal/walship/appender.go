@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -36,6 +37,11 @@ type AppenderConfig struct {
 	MaxBatchBytes int
 	// CommitTimeout bounds one transaction (default 5 s).
 	CommitTimeout time.Duration
+	// MaxQueueBytes bounds the records waiting for the next batch (default
+	// 8 MiB). An Append that does not fit waits up to QueueWait (default
+	// 1 s) for room, then fails with ErrBusy.
+	MaxQueueBytes int
+	QueueWait     time.Duration
 	// Observe, if set, is told of every committed batch (metrics).
 	Observe func(records, bytes int, took time.Duration)
 
@@ -49,9 +55,18 @@ type Result struct {
 	Value any // what StateMachine.Apply returned
 }
 
+// Proposal states: queued until the loop takes it into a batch (sent), or
+// its caller leaves first (abandoned: then it is never sent).
+const (
+	queued int32 = iota
+	sent
+	abandoned
+)
+
 type proposal struct {
-	data []byte
-	done chan appendResult
+	data  []byte
+	state atomic.Int32
+	done  chan appendResult
 }
 
 type appendResult struct {
@@ -65,10 +80,11 @@ type appendResult struct {
 type Appender struct {
 	cfg AppenderConfig
 
-	mu      sync.Mutex // guards pending, bytes, stopErr
+	mu      sync.Mutex // guards pending, bytes, space, stopErr
 	pending []*proposal
-	bytes   int
-	stopErr error // non-nil once stopped
+	bytes   int           // queued bytes, at most MaxQueueBytes (but one record always fits)
+	space   chan struct{} // closed and replaced whenever queued bytes are freed
+	stopErr error         // non-nil once stopped
 
 	wake chan struct{}
 	done chan struct{}
@@ -84,10 +100,16 @@ func NewAppender(ctx context.Context, cfg AppenderConfig) (*Appender, error) {
 	if cfg.CommitTimeout <= 0 {
 		cfg.CommitTimeout = 5 * time.Second
 	}
+	if cfg.MaxQueueBytes <= 0 {
+		cfg.MaxQueueBytes = 8 << 20
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = time.Second
+	}
 	if got := cfg.SM.AppliedIndex(); got != cfg.Head {
 		return nil, fmt.Errorf("walship: state machine applied %d but the log head is %d; catch up before appending", got, cfg.Head)
 	}
-	a := &Appender{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	a := &Appender{cfg: cfg, wake: make(chan struct{}, 1), done: make(chan struct{}), space: make(chan struct{})}
 	a.wg.Add(1)
 	go a.loop(ctx)
 	return a, nil
@@ -95,21 +117,18 @@ func NewAppender(ctx context.Context, cfg AppenderConfig) (*Appender, error) {
 
 // Append queues data and waits until it is committed and applied, or fails.
 // On ErrUnknownOutcome the record may be in the log; on every other error it
-// is not. ctx abandons the wait only: a record already sent stays sent.
+// is not. A full queue makes Append wait up to QueueWait for room and then
+// fail with ErrBusy. ctx abandons the wait only: a record already sent stays
+// sent, while one still queued is dropped, never sent (the error then wraps
+// ctx's error and ErrAbandoned, not ErrUnknownOutcome).
 func (a *Appender) Append(ctx context.Context, data []byte) (Result, error) {
 	if len(data)+64 > a.cfg.MaxBatchBytes {
 		return Result{}, fmt.Errorf("record of %d bytes exceeds the %d-byte batch limit: %w", len(data), a.cfg.MaxBatchBytes, ErrTooLarge)
 	}
 	p := &proposal{data: data, done: make(chan appendResult, 1)}
-	a.mu.Lock()
-	if a.stopErr != nil {
-		err := a.stopErr
-		a.mu.Unlock()
+	if err := a.enqueue(ctx, p); err != nil {
 		return Result{}, err
 	}
-	a.pending = append(a.pending, p)
-	a.bytes += len(data) + 20
-	a.mu.Unlock()
 	select {
 	case a.wake <- struct{}{}:
 	default:
@@ -118,8 +137,60 @@ func (a *Appender) Append(ctx context.Context, data []byte) (Result, error) {
 	case r := <-p.done:
 		return r.Result, r.err
 	case <-ctx.Done():
+		if p.state.CompareAndSwap(queued, abandoned) {
+			return Result{}, fmt.Errorf("%w before it was sent: %w", ErrAbandoned, ctx.Err())
+		}
 		return Result{}, fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
 	}
+}
+
+// enqueue adds p to the queue, waiting up to QueueWait for room.
+func (a *Appender) enqueue(ctx context.Context, p *proposal) error {
+	size := len(p.data) + 20
+	var timer *time.Timer
+	a.mu.Lock()
+	for {
+		if a.stopErr != nil {
+			err := a.stopErr
+			a.mu.Unlock()
+			return err
+		}
+		if a.bytes+size <= a.cfg.MaxQueueBytes || len(a.pending) == 0 {
+			break
+		}
+		space := a.space
+		a.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(a.cfg.QueueWait)
+			defer timer.Stop()
+		}
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return fmt.Errorf("%w while waiting for room in the queue: %w", ErrAbandoned, ctx.Err())
+		case <-timer.C:
+			return fmt.Errorf("%d bytes queued for the log (limit %d) for %v: %w", a.QueuedBytes(), a.cfg.MaxQueueBytes, a.cfg.QueueWait, ErrBusy)
+		}
+		a.mu.Lock()
+	}
+	a.pending = append(a.pending, p)
+	a.bytes += size
+	a.mu.Unlock()
+	return nil
+}
+
+// Queued returns the number of records waiting for the next batch.
+func (a *Appender) Queued() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.pending)
+}
+
+// QueuedBytes returns the bytes waiting for the next batch.
+func (a *Appender) QueuedBytes() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.bytes
 }
 
 // Done is closed when the appender has stopped.
@@ -162,24 +233,34 @@ func (a *Appender) loop(ctx context.Context) {
 	}
 }
 
-// take removes up to MaxBatchBytes of queued proposals.
+// take removes up to MaxBatchBytes of queued proposals, dropping those
+// whose callers left.
 func (a *Appender) take() []*proposal {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	n, size := 0, 0
-	for n < len(a.pending) {
-		s := len(a.pending[n].data) + 20
-		if n > 0 && size+s > a.cfg.MaxBatchBytes-batchHeaderLen-64 {
+	var batch []*proposal
+	size, i := 0, 0
+	for ; i < len(a.pending); i++ {
+		p := a.pending[i]
+		s := len(p.data) + 20
+		if len(batch) > 0 && size+s > a.cfg.MaxBatchBytes-batchHeaderLen-64 {
 			break
 		}
+		a.bytes -= s
+		if !p.state.CompareAndSwap(queued, sent) {
+			continue // abandoned: never sent
+		}
 		size += s
-		n++
+		batch = append(batch, p)
 	}
-	batch := a.pending[:n:n]
-	a.pending = a.pending[n:]
-	a.bytes -= size
+	clear(a.pending[:i])
+	a.pending = a.pending[i:]
 	if len(a.pending) == 0 {
 		a.pending = nil
+	}
+	if i > 0 {
+		close(a.space)
+		a.space = make(chan struct{})
 	}
 	return batch
 }
@@ -188,7 +269,7 @@ func (a *Appender) take() []*proposal {
 func (a *Appender) commit(ctx context.Context, buf []byte, head uint64, ps []*proposal) ([]byte, uint64, error) {
 	b := &Batch{First: head + 1, Token: a.cfg.Token, Committed: time.Now(), Records: make([]Record, len(ps))}
 	for i, p := range ps {
-		b.Records[i] = Record{Index: head + 1 + uint64(i), Token: a.cfg.Token, Data: p.data}
+		b.Records[i] = Record{Index: head + 1 + uint64(i), Token: a.cfg.Token, Data: p.data, Time: b.Committed}
 	}
 	buf = encodeBatch(buf, b)
 	k := a.cfg.Keys
@@ -244,6 +325,8 @@ func (a *Appender) stop(err error, inflight []*proposal) {
 	}
 	queued := a.pending
 	a.pending, a.bytes = nil, 0
+	close(a.space)
+	a.space = make(chan struct{})
 	a.mu.Unlock()
 	for _, p := range inflight {
 		p.done <- appendResult{err: err}

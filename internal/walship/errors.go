@@ -13,6 +13,12 @@ var (
 	// ErrStopped: the appender stopped before this record was sent; it was
 	// not written.
 	ErrStopped = errors.New("walship: appender stopped")
+	// ErrBusy: the append queue stayed full for the appender's QueueWait;
+	// the record was not written. Retry later, with backoff.
+	ErrBusy = errors.New("walship: append queue full")
+	// ErrAbandoned: the caller left before its record was sent; it was not
+	// written and never will be.
+	ErrAbandoned = errors.New("walship: append abandoned")
 	// ErrTooLarge: a record that can never fit in one etcd request.
 	ErrTooLarge = errors.New("walship: record too large")
 	// ErrCorrupt: a batch failed its checksum or structure check.

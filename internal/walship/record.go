@@ -14,13 +14,16 @@ type Record struct {
 	Index uint64
 	Token fencing.Token
 	Data  []byte
+	// Time is its batch's Committed stamp: the log time a state machine may
+	// use (the same on every replica), never a replica's own clock.
+	Time time.Time
 }
 
 // Batch is what one transaction writes: consecutive records.
 type Batch struct {
 	First     uint64
 	Token     fencing.Token // the writer's token
-	Committed time.Time     // the writer's wall clock when it sent the batch (display only)
+	Committed time.Time     // the writer's wall clock when it sent the batch: lag display and the records' log time
 	Records   []Record
 }
 
@@ -86,7 +89,7 @@ func decodeBatch(buf []byte) (*Batch, error) {
 			return nil, fmt.Errorf("record %d: bad length: %w", i, ErrCorrupt)
 		}
 		p = p[k:]
-		b.Records = append(b.Records, Record{Index: b.First + uint64(i), Token: fencing.Token(tok), Data: p[:l:l]})
+		b.Records = append(b.Records, Record{Index: b.First + uint64(i), Token: fencing.Token(tok), Data: p[:l:l], Time: b.Committed})
 		p = p[l:]
 	}
 	if len(p) != 0 {
