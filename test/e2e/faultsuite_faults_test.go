@@ -132,13 +132,13 @@ func (f *partitionPrimary) Inject(t *testing.T, s *faultSuite) {
 	f.m, _ = s.primaryStatus()
 	s.markInjected()
 	for _, p := range f.m.proxies {
-		p.Pause()
+		p.Hold()
 	}
 }
 
 func (f *partitionPrimary) Recover(*testing.T, *faultSuite) {
 	for _, p := range f.m.proxies {
-		p.Resume()
+		p.Heal()
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gfsha/master/api/masterpb"
 	"github.com/gfsha/master/client"
+	"github.com/gfsha/master/internal/faultproxy"
 )
 
 // The fault suite (issue 7): a real three-member etcd cluster, three masters
@@ -112,7 +113,7 @@ type faultSuite struct {
 // suiteMaster is a master with its proxies, one per etcd member.
 type suiteMaster struct {
 	*Master
-	proxies []*tcpProxy
+	proxies []*faultproxy.Proxy
 }
 
 // faultEvent is what one injected fault did.
@@ -247,7 +248,7 @@ func (s *faultSuite) addMaster(id string) {
 	m := &suiteMaster{Master: &Master{ID: id, RPC: freeAddr(t), HTTP: freeAddr(t)}}
 	var eps []string
 	for _, e := range s.etcd.Members {
-		p := startProxy(t, id+"→"+e.Name, e.Client)
+		p := faultproxy.Start(t, id+"→"+e.Name, e.Client)
 		m.proxies = append(m.proxies, p)
 		eps = append(eps, p.Addr())
 	}
