@@ -122,6 +122,14 @@ func (a *Appender) Append(ctx context.Context, data []byte) (Result, error) {
 	}
 }
 
+// Queued is how many appended records wait for the next transaction (not
+// counting the one in flight).
+func (a *Appender) Queued() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.pending)
+}
+
 // Done is closed when the appender has stopped.
 func (a *Appender) Done() <-chan struct{} { return a.done }
 
