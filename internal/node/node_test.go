@@ -132,7 +132,12 @@ func TestFailoverLosesNothingAcknowledged(t *testing.T) {
 			}
 		}()
 	}
-	<-revoked
+	select {
+	case <-revoked:
+	case <-ctx.Done():
+		wg.Wait()
+		t.Fatal("the writers never reached the point where the lease is revoked")
+	}
 	if _, err := c.Revoke(ctx, leaseOf(t, n1)); err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +188,11 @@ func TestGateHoldsUntilCaughtUp(t *testing.T) {
 			<-gate
 		}
 	})
+	// Opened at the latest when the test ends, so a failure cannot leave
+	// n2's replay blocked (and the test hanging in n2's shutdown).
+	var openOnce sync.Once
+	open := func() { openOnce.Do(func() { close(gate) }) }
+	t.Cleanup(open)
 	waitFor(t, 20*time.Second, "n2 to catch up", func() bool {
 		return n2.State().AppliedIndex() == n1.State().AppliedIndex()
 	})
@@ -206,7 +216,7 @@ func TestGateHoldsUntilCaughtUp(t *testing.T) {
 	if n2.Serving() {
 		t.Fatal("n2 serves while behind")
 	}
-	close(gate)
+	open()
 	waitFor(t, 20*time.Second, "n2 to serve", n2.Serving)
 	if got := n2.State().AppliedIndex(); got <= want {
 		t.Fatalf("n2 serves at index %d; want above %d (caught up plus its first write)", got, want)
@@ -338,6 +348,9 @@ func TestConcurrentProposalsExecuteOnce(t *testing.T) {
 			})
 		}
 	})
+	var releaseOnce sync.Once
+	releaseAll := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseAll) // a failure must not leave the apply held
 	waitFor(t, 20*time.Second, "n1 to serve", n1.Serving)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -374,7 +387,7 @@ func TestConcurrentProposalsExecuteOnce(t *testing.T) {
 		}
 	}
 	qcancel()
-	close(release)
+	releaseAll()
 	for i := range n {
 		select {
 		case a := <-answers:

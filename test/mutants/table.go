@@ -35,6 +35,14 @@ var mutants = []mutant{
 	},
 	// The confirmation made a no-op: no etcd round trip at all.
 	{
+		Name:    "stat-unconfirmed-faultsuite",
+		File:    "internal/rpcserver/server.go",
+		Old:     "var e meta.Entry\n\terr := s.n.ReadConfirmed(ctx, func(st *meta.State) error {",
+		New:     "var e meta.Entry\n\terr := s.n.Read(func(st *meta.State) error {",
+		Package: "./test/e2e",
+		Tests:   "TestFaultSuiteShort",
+	},
+	{
 		Name:    "confirm-skipped",
 		File:    "internal/node/confirm.go",
 		Old:     "r, err := n.cfg.Client.Get(ctx, key)\n\t\tcancel()\n\t\tswitch {\n\t\tcase err != nil:\n\t\t\terr = fmt.Errorf(\"%w: cannot confirm leadership: %v\", ErrNotPrimary, err)\n\t\tcase len(r.Kvs) == 0 || r.Kvs[0].CreateRevision != token:",
