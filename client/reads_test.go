@@ -91,6 +91,7 @@ func TestReadAfterFailoverSeesAcknowledgedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reader.Close() })
+	t.Cleanup(pc.Heal) // first: the reader's shutdown goes through it
 	writer, err := client.New(ctx, client.Config{Etcd: direct, Cluster: "test"})
 	if err != nil {
 		t.Fatal(err)
