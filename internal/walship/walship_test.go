@@ -369,7 +369,7 @@ func TestTailerStopsOnBrokenLog(t *testing.T) {
 			defer cancel()
 			err := NewTailer(c, k, sm).Run(ctx)
 			if !errors.Is(err, tt.want) {
-				t.Fatalf("Run = %v; want %v", err, tt.want)
+				t.Fatalf("replay of a broken log (%s): Run = %v; want %v (stop for good, never skip)", tt.name, err, tt.want)
 			}
 			if got := sm.AppliedIndex(); got != tt.okUpTo {
 				t.Errorf("applied %d before stopping; want %d (nothing skipped)", got, tt.okUpTo)

@@ -68,7 +68,18 @@ var mutants = []mutant{
 		Package: "./internal/walship",
 		Tests:   "TestStaleHeadRefusedWithCurrentToken",
 	},
-	// Replay: a gap stops replay for good.
+	// A deposed appender stops at its first failed append: it fails that
+	// batch and everything queued, and refuses what comes after.
+	{
+		Name:    "appender-continues-after-failure",
+		File:    "internal/walship/appender.go",
+		Old:     "if err != nil {\n\t\t\t\ta.stop(err, batch)\n\t\t\t\treturn\n\t\t\t}",
+		New:     "if err != nil {\n\t\t\t\tfor _, p := range batch {\n\t\t\t\t\tp.done <- appendResult{err: err}\n\t\t\t\t}\n\t\t\t\tcontinue\n\t\t\t}",
+		Package: "./internal/walship",
+		Tests:   "TestRevokedWriterIsFenced",
+	},
+	// Replay: a gap, a bad checksum or a token going back stops replay for
+	// good.
 	{
 		Name:    "tailer-skips-gap",
 		File:    "internal/walship/tailer.go",
@@ -76,6 +87,22 @@ var mutants = []mutant{
 		New:     `applied = b.First - 1`,
 		Package: "./internal/node",
 		Tests:   "TestGapStopsReplayAndPromotion",
+	},
+	{
+		Name:    "tailer-accepts-token-regression",
+		File:    "internal/walship/tailer.go",
+		Old:     "if r.Token < last {",
+		New:     "if false && r.Token < last {",
+		Package: "./internal/walship",
+		Tests:   "TestTailerStopsOnBrokenLog",
+	},
+	{
+		Name:    "checksum-ignored",
+		File:    "internal/walship/record.go",
+		Old:     "if got := crc32.Checksum(body, castagnoli); got != sum {",
+		New:     "if got := crc32.Checksum(body, castagnoli); false && got != sum {",
+		Package: "./internal/walship",
+		Tests:   "TestTailerStopsOnBrokenLog",
 	},
 	// Promotion gate: catch up to the head read after winning.
 	{
