@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/embedetcd"
+	"github.com/gfsha/master/internal/faultproxy"
 	"github.com/gfsha/master/internal/meta"
 	"github.com/gfsha/master/internal/walship"
 )
@@ -129,7 +132,12 @@ func TestFailoverLosesNothingAcknowledged(t *testing.T) {
 			}
 		}()
 	}
-	<-revoked
+	select {
+	case <-revoked:
+	case <-ctx.Done():
+		wg.Wait()
+		t.Fatal("the writers never reached the point where the lease is revoked")
+	}
 	if _, err := c.Revoke(ctx, leaseOf(t, n1)); err != nil {
 		t.Fatal(err)
 	}
@@ -180,6 +188,11 @@ func TestGateHoldsUntilCaughtUp(t *testing.T) {
 			<-gate
 		}
 	})
+	// Opened at the latest when the test ends, so a failure cannot leave
+	// n2's replay blocked (and the test hanging in n2's shutdown).
+	var openOnce sync.Once
+	open := func() { openOnce.Do(func() { close(gate) }) }
+	t.Cleanup(open)
 	waitFor(t, 20*time.Second, "n2 to catch up", func() bool {
 		return n2.State().AppliedIndex() == n1.State().AppliedIndex()
 	})
@@ -203,7 +216,7 @@ func TestGateHoldsUntilCaughtUp(t *testing.T) {
 	if n2.Serving() {
 		t.Fatal("n2 serves while behind")
 	}
-	close(gate)
+	open()
 	waitFor(t, 20*time.Second, "n2 to serve", n2.Serving)
 	if got := n2.State().AppliedIndex(); got <= want {
 		t.Fatalf("n2 serves at index %d; want above %d (caught up plus its first write)", got, want)
@@ -220,24 +233,173 @@ func TestGateHoldsUntilCaughtUp(t *testing.T) {
 }
 
 // A deposed primary that has not yet noticed refuses a confirmed read.
+//
+// The primary's view of etcd is delayed by a proxy, so its watch cannot
+// report the deleted leader key before the read is answered; only the
+// confirmation can refuse it. A second node is queued in the election, so
+// the first cannot win again under a new key: neither a quick re-election
+// nor a quick watch can decide the outcome.
 func TestConfirmedReadRefusedAfterRevoke(t *testing.T) {
 	srv := embedetcd.StartT(t)
 	c := embedetcd.ClientT(t, srv)
-	n1, _ := startNode(t, c, "n1", nil)
+	p := faultproxy.Start(t, "n1-etcd", srv.Endpoint())
+	n1, _ := startNode(t, proxiedClient(t, p), "n1", nil)
+	t.Cleanup(p.Heal) // before n1 stops: its shutdown goes through the proxy
 	waitFor(t, 20*time.Second, "n1 to serve", n1.Serving)
-	if err := n1.ReadConfirmed(t.Context(), func(*meta.State) error { return nil }); err != nil {
+	n2, _ := startNode(t, c, "n2", nil)
+	waitFor(t, 20*time.Second, "n2 to campaign behind n1", func() bool {
+		return n2.Role() == cluster.RoleCandidate && n2.Leader().NodeID == "n1"
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := n1.ReadConfirmed(ctx, func(*meta.State) error { return nil }); err != nil {
 		t.Fatalf("confirmed read on the primary: %v", err)
 	}
-	// Delete the leader key behind the node's back, then read at once:
-	// the watch may not have reported it yet, the confirmation must.
 	n1.mu.Lock()
 	key := n1.lead.Key()
 	n1.mu.Unlock()
-	if _, err := c.Delete(t.Context(), key); err != nil {
+	// Everything etcd tells n1 from now on arrives 3 s late.
+	p.Delay(faultproxy.FromUpstream, 3*time.Second)
+	if _, err := c.Delete(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	if err := n1.ReadConfirmed(t.Context(), func(*meta.State) error { return nil }); !errors.Is(err, ErrNotPrimary) {
-		t.Fatalf("confirmed read after the leader key was deleted = %v; want ErrNotPrimary", err)
+	served := false
+	err := n1.ReadConfirmed(ctx, func(*meta.State) error { served = true; return nil })
+	if served || !errors.Is(err, ErrNotPrimary) {
+		t.Fatalf("leadership confirmation: a read on a primary whose leader key was deleted = %v (served %v); want ErrNotPrimary, not served", err, served)
+	}
+	waitFor(t, 20*time.Second, "n2 to serve", n2.Serving)
+}
+
+// proxiedClient is an etcd client that reaches etcd through p.
+func proxiedClient(t *testing.T, p *faultproxy.Proxy) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{p.Addr()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// A missing batch stops a standby's replay with an error that says so, and
+// the standby withdraws from the election: it can never be promoted over
+// the gap, even when the primary goes away.
+func TestGapStopsReplayAndPromotion(t *testing.T) {
+	srv := embedetcd.StartT(t)
+	c := embedetcd.ClientT(t, srv)
+	n1, stop1 := startNode(t, c, "n1", nil)
+	waitFor(t, 20*time.Second, "n1 to serve", n1.Serving)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for i := range 3 { // one batch each: Propose waits for its commit
+		if err := create(ctx, n1, fmt.Sprintf("/g%d", i), "", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Cut the second of those batches out of the log.
+	gap := n1.State().AppliedIndex() - 1
+	wal := testKeys.WAL()
+	if r, err := c.Delete(ctx, wal.Batch(gap)); err != nil || r.Deleted != 1 {
+		t.Fatalf("delete batch %d: %v, %v", gap, r, err)
+	}
+	n2, _ := startNode(t, c, "n2", nil)
+	waitFor(t, 20*time.Second, "gap detection: n2 to report a replay error", func() bool { return n2.Status().ReplayError != "" })
+	if got := n2.Status().ReplayError; !strings.Contains(got, "gap") || !strings.Contains(got, fmt.Sprint(gap)) {
+		t.Errorf("replay error = %q; want it to name the gap at %d", got, gap)
+	}
+	if got, want := n2.State().AppliedIndex(), gap-1; got != want {
+		t.Errorf("gap detection: n2 applied %d; want %d (up to the gap, nothing after it)", got, want)
+	}
+	// n2 withdrew: only n1's key remains under the election prefix.
+	waitFor(t, 20*time.Second, "n2 to leave the election", func() bool {
+		r, err := c.Get(ctx, testKeys.Election(), clientv3.WithPrefix(), clientv3.WithCountOnly())
+		return err == nil && r.Count == 1
+	})
+	stop1()
+	waitFor(t, 20*time.Second, "n1's key to go", func() bool {
+		r, err := c.Get(ctx, testKeys.Election(), clientv3.WithPrefix(), clientv3.WithCountOnly())
+		return err == nil && r.Count == 0
+	})
+	if n2.Serving() || n2.Role() == cluster.RolePrimary || n2.Role() == cluster.RoleCatchingUp {
+		t.Fatalf("gap detection: n2 is %s with a gap in its log; want it out of the election", n2.Role())
+	}
+}
+
+// Concurrent proposals of one (client, seq) through Node.Propose execute
+// once and all get that execution's answer. The first one's apply is held
+// until the others are queued in the appender, so they are in the log too
+// and only the state machine's dedup stands between them and a second
+// execution.
+func TestConcurrentProposalsExecuteOnce(t *testing.T) {
+	srv := embedetcd.StartT(t)
+	c := embedetcd.ClientT(t, srv)
+	held := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	n1, _ := startNode(t, c, "n1", func(r walship.Record) {
+		if op, err := meta.UnmarshalOp(r.Data); err == nil && op.ClientID == "dup" {
+			once.Do(func() {
+				close(held)
+				select {
+				case <-release:
+				case <-time.After(30 * time.Second):
+				}
+			})
+		}
+	})
+	var releaseOnce sync.Once
+	releaseAll := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseAll) // a failure must not leave the apply held
+	waitFor(t, 20*time.Second, "n1 to serve", n1.Serving)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	op := meta.Op{Type: meta.OpMkdir, Path: "/once", ClientID: "dup", Seq: 1}
+	const n = 8
+	type answer struct {
+		r   meta.Result
+		err error
+	}
+	answers := make(chan answer, n)
+	propose := func() {
+		r, err := n1.Propose(ctx, op)
+		answers <- answer{r, err}
+	}
+	go propose()
+	select {
+	case <-held:
+	case <-ctx.Done():
+		t.Fatal("the first proposal was never applied")
+	}
+	for range n - 1 {
+		go propose()
+	}
+	n1.mu.Lock()
+	app := n1.appender
+	n1.mu.Unlock()
+	// Let the others queue behind the held apply (bounded: a change that
+	// answers them without queueing is fine too).
+	qctx, qcancel := context.WithTimeout(ctx, 5*time.Second)
+	for app.Queued() < n-1 && qctx.Err() == nil {
+		select {
+		case <-qctx.Done():
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	qcancel()
+	releaseAll()
+	for i := range n {
+		select {
+		case a := <-answers:
+			if a.err != nil || a.r.Err != nil {
+				t.Errorf("dedup: proposal %d of (dup, 1) = %+v, %v; want the first execution's success", i, a.r, a.err)
+			}
+		case <-ctx.Done():
+			t.Fatalf("dedup: only %d of %d proposals answered", i, n)
+		}
+	}
+	if _, err := n1.State().Stat("/once"); err != nil {
+		t.Fatalf("/once after the proposals: %v", err)
 	}
 }
 

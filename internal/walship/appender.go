@@ -179,7 +179,8 @@ func (a *Appender) enqueue(ctx context.Context, p *proposal) error {
 	return nil
 }
 
-// Queued returns the number of records waiting for the next batch.
+// Queued is how many appended records wait for the next transaction (not
+// counting the one in flight).
 func (a *Appender) Queued() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -189,7 +189,13 @@ func TestRevokedWriterIsFenced(t *testing.T) {
 		_, err := a.Append(t.Context(), []byte("held"))
 		errc <- err
 	}()
-	<-hold // the appender holds "held", about to commit
+	select { // the appender holds "held", about to commit
+	case <-hold:
+	case err := <-errc:
+		t.Fatalf("held append returned %v before it was sent", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the appender never reached its second commit")
+	}
 
 	// Meanwhile the lease is revoked and a new leader writes.
 	if _, err := c.Revoke(t.Context(), old.Session().LeaseID()); err != nil {
@@ -252,22 +258,66 @@ func TestStaleTokenRejectedByEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	sm := &recorder{}
-	// A context that never ends: the paused process has not noticed anything.
-	a, err := NewAppender(context.WithoutCancel(t.Context()), AppenderConfig{
+	// A context that does not end while the test runs: the paused process
+	// has not noticed anything. (It ends at the test's end, so that a
+	// broken fence fails this test instead of hanging it.)
+	actx, stop := context.WithCancel(context.Background())
+	a, err := NewAppender(actx, AppenderConfig{
 		Client: c, Keys: keys, LeaderKey: old.Key(), Token: old.Token(), SM: sm,
 	})
 	if err != nil {
+		stop()
 		t.Fatal(err)
 	}
 	defer a.Wait()
-	if _, err := a.Append(t.Context(), []byte("stale")); !errors.Is(err, ErrDeposed) {
-		t.Fatalf("stale append = %v; want ErrDeposed", err)
+	defer stop()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if _, err := a.Append(ctx, []byte("stale")); !errors.Is(err, ErrDeposed) {
+		t.Fatalf("fencing-token compare: an append whose leader key is gone = %v; want ErrDeposed", err)
 	}
 	if h, _ := ReadHead(t.Context(), c, keys); h != 0 {
 		t.Fatalf("head = %d after a fenced-out append; want 0", h)
 	}
 	if sm.AppliedIndex() != 0 {
 		t.Fatal("a rejected record was applied")
+	}
+}
+
+// An appender holding the current token but a stale view of the log head
+// must be refused: the head compare, not just the batch key's, keeps the log
+// dense. Here the log holds records 1..3 in one batch (key 1) and the
+// appender believes the head is 1, so its batch key 2 is free and only the
+// head compare stops it from writing records 2..3 a second time.
+func TestStaleHeadRefusedWithCurrentToken(t *testing.T) {
+	srv := embedetcd.StartT(t)
+	c := embedetcd.ClientT(t, srv)
+	l := lead(t, c)
+	b := &Batch{First: 1, Token: l.Token(), Committed: time.Now()}
+	for i := range 3 {
+		b.Records = append(b.Records, Record{Index: uint64(i + 1), Token: l.Token(), Data: []byte("x")})
+	}
+	if _, err := c.Txn(t.Context()).Then(
+		clientv3.OpPut(keys.Batch(1), string(encodeBatch(nil, b))),
+		clientv3.OpPut(keys.Head(), formatIndex(3)),
+	).Commit(); err != nil {
+		t.Fatal(err)
+	}
+	sm := &recorder{base: 1}
+	a := newAppender(t, c, l, sm, func(cfg *AppenderConfig) { cfg.Head = 1 })
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if _, err := a.Append(ctx, []byte("over")); !errors.Is(err, ErrDeposed) {
+		t.Fatalf("head compare: append with the current token and a stale head = %v; want ErrDeposed", err)
+	}
+	if h, err := ReadHead(ctx, c, keys); err != nil || h != 3 {
+		t.Fatalf("head = %d, %v after the refused append; want 3", h, err)
+	}
+	if r, err := c.Get(ctx, keys.Batch(2)); err != nil || len(r.Kvs) != 0 {
+		t.Fatalf("batch key 2 after the refused append: %v, %v; want none", r, err)
+	}
+	if got := sm.AppliedIndex(); got != 1 {
+		t.Errorf("the refused append was applied: applied %d; want 1", got)
 	}
 }
 
@@ -319,7 +369,7 @@ func TestTailerStopsOnBrokenLog(t *testing.T) {
 			defer cancel()
 			err := NewTailer(c, k, sm).Run(ctx)
 			if !errors.Is(err, tt.want) {
-				t.Fatalf("Run = %v; want %v", err, tt.want)
+				t.Fatalf("replay of a broken log (%s): Run = %v; want %v (stop for good, never skip)", tt.name, err, tt.want)
 			}
 			if got := sm.AppliedIndex(); got != tt.okUpTo {
 				t.Errorf("applied %d before stopping; want %d (nothing skipped)", got, tt.okUpTo)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gfsha/master/internal/faultproxy"
 )
 
 // suiteFault is one fault of the fault suite, in the manner of etcd's
@@ -36,11 +38,12 @@ const (
 	faultPartition  = "partition primary from etcd"
 	faultEtcdMember = "kill etcd follower"
 	faultEtcdLeader = "kill etcd leader"
+	faultLateView   = "late view + revoke, stale read"
 )
 
 // allFaults makes one fault of every kind.
 func allFaults() []suiteFault {
-	return []suiteFault{&leaseRevoke{}, &killPrimary{}, &stopPrimary{}, &partitionPrimary{}, &killEtcdMember{}, &killEtcdLeader{}}
+	return []suiteFault{&leaseRevoke{}, &killPrimary{}, &stopPrimary{}, &partitionPrimary{}, &killEtcdMember{}, &killEtcdLeader{}, &lateViewRevoke{}}
 }
 
 // newFault makes a fresh fault of the kind named.
@@ -139,6 +142,65 @@ func (f *partitionPrimary) Inject(t *testing.T, s *faultSuite) {
 func (f *partitionPrimary) Recover(*testing.T, *faultSuite) {
 	for _, p := range f.m.proxies {
 		p.Heal()
+	}
+}
+
+// lateViewDelay is how late the old primary hears from etcd in the
+// lateViewRevoke fault: long enough for a failover and one acknowledged
+// write, short enough that the old primary's own lease still looks valid to
+// it (the suite's TTL is 2 s), so that only the confirmation of each read
+// stands between a client and a stale answer.
+const lateViewDelay = 1200 * time.Millisecond
+
+// lateViewRevoke delays everything etcd tells the primary, revokes its
+// lease, has the new primary acknowledge a create, and at once reads that
+// path straight from the old primary: the read must be refused or see the
+// create. The old primary's watch cannot have reported the revoke yet, so a
+// build whose reads skip their confirmation in etcd answers "not found"
+// here on every run. Both operations go into the checked history too.
+type lateViewRevoke struct{ m *suiteMaster }
+
+func (*lateViewRevoke) Name() string  { return faultLateView }
+func (*lateViewRevoke) Deposes() bool { return true }
+
+func (f *lateViewRevoke) Inject(t *testing.T, s *faultSuite) {
+	t.Helper()
+	p, st := s.primaryStatus()
+	if st.LeaseID == "" {
+		t.Fatalf("%s: primary %s /status has no lease_id: %+v", faultLateView, p.ID, st)
+	}
+	f.m = p
+	for _, px := range p.proxies {
+		px.Delay(faultproxy.FromUpstream, lateViewDelay)
+	}
+	root := fmt.Sprintf("/probe%d", len(s.events)) // runFault made it
+	path := root + "/late"
+	s.markInjected()
+	r := run(t, 20*time.Second, s.dir, bins.etcdctl, "--endpoints", s.etcd.Endpoints(), "lease", "revoke", st.LeaseID)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "revoked") {
+		t.Fatalf("etcdctl lease revoke %s (primary %s): %s", st.LeaseID, p.ID, r)
+	}
+	revoked := time.Now()
+	w := s.work.exec(s.checker, 0, nsInput{Part: root, Kind: opCreate, Path: path}, "", 20*time.Second)
+	s.hist.add(w)
+	if w.Out.Res != resOK {
+		t.Fatalf("%s: create %s after revoking %s: %s (%s)", faultLateView, path, p.ID, w.Out.Res, w.Err)
+	}
+	acked := time.Since(revoked)
+	rd := s.work.exec(s.checker, 0, nsInput{Part: root, Kind: opStat, Path: path}, p.ID, 20*time.Second)
+	s.hist.add(rd)
+	if rd.Out.Res == resNotFound {
+		t.Errorf("%s: stale read: deposed %s answered Stat(%s) \"not found\" %v after its lease was revoked, after the new primary acknowledged that create (read confirmation skipped?)",
+			faultLateView, p.ID, path, time.Since(revoked).Round(time.Millisecond))
+	}
+	if acked > lateViewDelay {
+		t.Logf("%s: the create was acknowledged %v after the revoke, past the %v late view: this run's read tested nothing", faultLateView, acked.Round(time.Millisecond), lateViewDelay)
+	}
+}
+
+func (f *lateViewRevoke) Recover(*testing.T, *faultSuite) {
+	for _, px := range f.m.proxies {
+		px.Heal()
 	}
 }
 
