@@ -117,6 +117,9 @@ type Node struct {
 	inc        *incarnation.Dir          // the locked data dir, if any
 	pastLeases map[clientv3.LeaseID]bool // this process's earlier sessions not known revoked; guarded by mu
 
+	// crashDial, in tests, replaces the crash detector's dialer.
+	crashDial election.DialFunc
+
 	// applyHook, in tests, runs before each record is applied.
 	applyHook func(walship.Record)
 }
@@ -243,6 +246,10 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); n.observeLeader(ctx) }()
 	go func() { defer wg.Done(); n.publishStatus(ctx) }()
 	go func() { defer wg.Done(); n.watchPause(ctx) }()
+	if n.cfg.CrashDetect > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.detectCrashes(ctx) }()
+	}
 	if n.store != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); n.checkpointLoop(ctx) }()
@@ -560,18 +567,27 @@ func (n *Node) observeBatch(records, bytes int, took time.Duration) {
 }
 
 // writeHistory records this leadership change in etcd under the fence.
+// Phases: detect is the cause's own measure (a crash detector's, on its
+// monotonic clock; 0 for an operator's revoke, a switchover, a shutdown or
+// a restart; unknown for a lease that ran out); elect runs from the cause's
+// action (its marker's time) to winning; total from the cause's action,
+// plus detect, to serving. Times across hosts use wall clocks: display
+// figures, never safety ones.
 func (n *Node) writeHistory(ctx context.Context, l *election.Leadership, p cluster.Promotion) {
-	reason, since := n.historyReason(ctx, p)
+	reason, h := n.historyReason(ctx, p)
 	rec := cluster.HistoryRecord{
 		Time: time.Now().UTC(), NewPrimary: n.cfg.NodeID, Token: p.Token, PreviousToken: p.PreviousToken,
 		Reason: reason, Phases: cluster.Phases{CatchUpMs: p.CatchUpMs, FirstWriteMs: p.FirstWriteMs},
 	}
-	if since != nil {
-		// Wall clocks of two hosts: a display figure, not a safety one.
-		detect := cluster.Ms(time.Unix(0, p.WonUnixNano).Sub(*since))
-		total := cluster.Ms(time.Unix(0, p.ServingUnixNano).Sub(*since))
-		if detect >= 0 {
-			rec.Phases.DetectMs, rec.Phases.TotalMs = &detect, &total
+	if h != nil {
+		elect := cluster.Ms(time.Unix(0, p.WonUnixNano).Sub(h.At))
+		if elect >= 0 {
+			detect := 0.0
+			if h.DetectMs != nil {
+				detect = *h.DetectMs
+			}
+			total := detect + cluster.Ms(time.Unix(0, p.ServingUnixNano).Sub(h.At))
+			rec.Phases.DetectMs, rec.Phases.ElectMs, rec.Phases.TotalMs = &detect, &elect, &total
 		}
 	}
 	b, _ := json.Marshal(rec)

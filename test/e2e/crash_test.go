@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// longLease is the production default: what a crash must not wait for.
+const longLease = "10s"
+
+// wellBeforeLease bounds a takeover that must not have waited for the 10 s
+// lease: generous (a loaded CI machine), yet below what an expiry takes.
+const wellBeforeLease = 8 * time.Second
+
+// ctlHistory is `ctl history -o json`.
+type ctlHistory struct {
+	History []struct {
+		NewPrimary string `json:"new_primary"`
+		Token      int64  `json:"token"`
+		Reason     string `json:"reason"`
+		Phases     struct {
+			DetectMs *float64 `json:"detect_ms"`
+			ElectMs  *float64 `json:"elect_ms"`
+			TotalMs  *float64 `json:"total_ms"`
+		} `json:"phases"`
+	} `json:"history"`
+}
+
+func (c *Cluster) History() ctlHistory {
+	c.t.Helper()
+	r := c.Ctl("history", "-o", "json")
+	if r.Code != 0 {
+		c.t.Fatalf("ctl history: %s", r)
+	}
+	var h ctlHistory
+	if err := json.Unmarshal([]byte(r.Stdout), &h); err != nil {
+		c.t.Fatalf("ctl history -o json: %v: %q", err, r.Stdout)
+	}
+	return h
+}
+
+// waitHistoryReason waits until the history holds the record of token
+// and returns its reason.
+func (c *Cluster) waitHistoryReason(token int64, bound time.Duration) string {
+	c.t.Helper()
+	var reason string
+	c.waitFor(bound, "history record of the new primary", func() bool {
+		for _, r := range c.History().History {
+			if r.Token == token {
+				reason = r.Reason
+				return true
+			}
+		}
+		return false
+	})
+	return reason
+}
+
+// TestKill9ReplacedBeforeLease: with the default 10 s lease, kill -9 of the
+// primary is replaced by the standby well before the lease could expire
+// (the standby sees the address refuse connections), no acknowledged create
+// is lost, and the history says "crash" with its phases. The killed master
+// restarted rejoins as a standby; a standby killed and restarted rejoins at
+// once (its dead incarnation's lease revoked), the primary untouched.
+func TestKill9ReplacedBeforeLease(t *testing.T) {
+	c := newCluster(t)
+	c.StartEtcd("")
+	n1 := c.AddMaster("n1", "--election-lease-ttl", longLease)
+	if p := c.WaitPrimary(30*time.Second, ""); p != n1 {
+		t.Fatalf("%s serves; want n1", p.ID)
+	}
+	n2 := c.AddMaster("n2", "--election-lease-ttl", longLease)
+	c.WaitRole(n2, "standby", 30*time.Second)
+	cl := c.NewClient()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if err := cl.Create(ctx, "/before"); err != nil {
+		t.Fatalf("create /before: %v", err)
+	}
+
+	start := time.Now()
+	n1.Kill(t)
+	if p := c.WaitPrimary(30*time.Second, "n1"); p != n2 {
+		t.Fatalf("%s serves; want n2", p.ID)
+	}
+	took := time.Since(start)
+	if err := cl.Create(ctx, "/after"); err != nil {
+		t.Fatalf("create /after: %v", err)
+	}
+	t.Logf("kill -9 of n1: n2 served %v later, with a %s lease", took.Round(time.Millisecond), longLease)
+	if took >= wellBeforeLease {
+		t.Errorf("n2 served %v after kill -9; want well before the %s lease (crash detection)", took, longLease)
+	}
+	if _, err := cl.Stat(ctx, "/before"); err != nil {
+		t.Errorf("/before lost: %v", err)
+	}
+	st := c.CtlStatus()
+	if reason := c.waitHistoryReason(st.Token, 30*time.Second); reason != "crash" {
+		t.Errorf("history reason %q; want crash", reason)
+	}
+	h := c.History().History
+	if last := h[len(h)-1]; last.Phases.DetectMs == nil || last.Phases.ElectMs == nil || last.Phases.TotalMs == nil {
+		t.Errorf("crash record %+v lacks detect, elect or total", last)
+	}
+
+	// The killed primary restarts and rejoins as a standby.
+	c.StartMaster(n1)
+	c.WaitRole(n1, "standby", 30*time.Second)
+
+	// A standby killed and restarted rejoins at once; the primary stays.
+	was, _ := st.member("n1")
+	n1.Kill(t)
+	c.StartMaster(n1)
+	c.WaitRole(n1, "standby", 30*time.Second)
+	after := c.CtlStatus()
+	now, ok := after.member("n1")
+	if after.Primary != "n2" || after.Token != st.Token || !ok || now.LeaseID == was.LeaseID {
+		t.Errorf("after the standby's restart: primary %s token %d, n1 %+v; want n2 under %d, n1 with a new lease", after.Primary, after.Token, now, st.Token)
+	}
+}
+
+// TestShortPauseNoFailover: a SIGSTOP of 3 s (shorter than the 10 s lease)
+// is not a crash: the connections stay open, nothing refuses, and the same
+// primary serves under the same token afterwards.
+func TestShortPauseNoFailover(t *testing.T) {
+	c := newCluster(t)
+	c.StartEtcd("")
+	n1 := c.AddMaster("n1", "--election-lease-ttl", longLease)
+	if p := c.WaitPrimary(30*time.Second, ""); p != n1 {
+		t.Fatalf("%s serves; want n1", p.ID)
+	}
+	n2 := c.AddMaster("n2", "--election-lease-ttl", longLease)
+	c.WaitRole(n2, "standby", 30*time.Second)
+	before := c.CtlStatus()
+
+	n1.Stop(t)
+	time.Sleep(3 * time.Second) // the fault's length, not a wait for a condition
+	n1.Cont(t)
+
+	cl := c.NewClient()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := cl.Create(ctx, "/after-pause"); err != nil {
+		t.Fatalf("create after the pause: %v", err)
+	}
+	after := c.CtlStatus()
+	if after.Primary != "n1" || after.Token != before.Token {
+		t.Fatalf("after a 3 s pause: primary %s token %d; want n1 under %d (no failover)", after.Primary, after.Token, before.Token)
+	}
+	if h := c.History().History; len(h) != 1 {
+		t.Errorf("history %+v; want only the first start", h)
+	}
+}
+
+// TestLoneRestartServesAtOnce: a lone master killed with kill -9 and
+// restarted serves well before its old 10 s lease could expire: holding its
+// data dir's lock proves the old incarnation dead, so it revokes its lease.
+func TestLoneRestartServesAtOnce(t *testing.T) {
+	c := newCluster(t)
+	c.StartEtcd("")
+	n1 := c.AddMaster("n1", "--election-lease-ttl", longLease)
+	c.WaitPrimary(30*time.Second, "")
+	cl := c.NewClient()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if err := cl.Create(ctx, "/before"); err != nil {
+		t.Fatalf("create /before: %v", err)
+	}
+	old := c.CtlStatus().Token
+
+	n1.Kill(t)
+	start := time.Now()
+	n1.Start(t)
+	c.WaitPrimary(30*time.Second, "")
+	took := time.Since(start)
+	t.Logf("lone restart after kill -9: serving %v after the process started, with a %s lease", took.Round(time.Millisecond), longLease)
+	if took >= wellBeforeLease {
+		t.Errorf("served %v after restart; want well before the %s lease (restart takeover)", took, longLease)
+	}
+	if _, err := cl.Stat(ctx, "/before"); err != nil {
+		t.Errorf("/before lost: %v", err)
+	}
+	st := c.CtlStatus()
+	if st.Token <= old {
+		t.Errorf("token %d after restart; want above %d", st.Token, old)
+	}
+	if reason := c.waitHistoryReason(st.Token, 30*time.Second); reason != "restart" {
+		t.Errorf("history reason %q; want restart", reason)
+	}
+}
+
+// TestDuplicateNodeIDRefused: a second `master serve` with a live member's
+// node_id, on its own ports and data dir, exits 1 naming the live member
+// and its address, and the live member's entry is untouched; one on the
+// same data dir exits 1 naming the lock.
+func TestDuplicateNodeIDRefused(t *testing.T) {
+	c := startCluster(t, "n1")
+	n1 := c.Master("n1")
+	before := c.CtlStatus()
+	serve := func(dataDir string) cmdResult {
+		return run(t, 30*time.Second, c.Dir, bins.master, "serve", "--cluster", "default", "--node-id", "n1",
+			"--listen", freeAddr(t), "--http-listen", freeAddr(t), "--data-dir", dataDir,
+			"--etcd-endpoints", c.EtcdEP, "--election-lease-ttl", leaseTTL)
+	}
+
+	r := serve(filepath.Join(c.Dir, "twin.data"))
+	if r.Code != 1 || !strings.Contains(r.Stderr, n1.RPC) || !strings.Contains(r.Stderr, "--node-id") {
+		t.Errorf("twin on its own data dir: %s; want exit 1 naming n1's address %s and the way out", r, n1.RPC)
+	}
+	r = serve(filepath.Join(c.Dir, "n1.data"))
+	if r.Code != 1 || !strings.Contains(r.Stderr, "LOCK") {
+		t.Errorf("twin on n1's data dir: %s; want exit 1 naming the lock", r)
+	}
+
+	after := c.CtlStatus()
+	m, ok := after.member("n1")
+	was, _ := before.member("n1")
+	if after.Primary != "n1" || after.Token != before.Token || !ok || m.Address != n1.RPC || m.LeaseID != was.LeaseID {
+		t.Errorf("after the twins: primary %s token %d, n1 %+v; want n1 at %s with lease %s under %d", after.Primary, after.Token, m, n1.RPC, was.LeaseID, before.Token)
+	}
+}
