@@ -3,10 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gfsha/master/client"
 )
 
 // longLease is the production default: what a crash must not wait for.
@@ -221,5 +224,117 @@ func TestDuplicateNodeIDRefused(t *testing.T) {
 	was, _ := before.member("n1")
 	if after.Primary != "n1" || after.Token != before.Token || !ok || m.Address != n1.RPC || m.LeaseID != was.LeaseID {
 		t.Errorf("after the twins: primary %s token %d, n1 %+v; want n1 at %s with lease %s under %d", after.Primary, after.Token, m, n1.RPC, was.LeaseID, before.Token)
+	}
+}
+
+// TestEtcdLeaderLossNoStepDown: killing the etcd leader (of three members)
+// under a serial writer costs about etcd's own election: the primary's
+// appends are retried in place, it does not step down (same primary, same
+// token, no new history record), and every acknowledged create is there.
+func TestEtcdLeaderLossNoStepDown(t *testing.T) {
+	c := newCluster(t)
+	e := newEtcdCluster(t, c.Dir, 3)
+	for _, m := range e.Members {
+		c.procs = append(c.procs, m.Process)
+	}
+	e.Start()
+	c.EtcdEP = e.Endpoints()
+	n1 := c.AddMaster("n1", "--election-lease-ttl", longLease)
+	if p := c.WaitPrimary(30*time.Second, ""); p != n1 {
+		t.Fatalf("%s serves; want n1", p.ID)
+	}
+	n2 := c.AddMaster("n2", "--election-lease-ttl", longLease)
+	c.WaitRole(n2, "standby", 30*time.Second)
+	before := c.CtlStatus()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	cl, err := client.New(ctx, client.Config{Endpoints: e.EndpointList(), Cluster: "default"})
+	cancel()
+	if err != nil {
+		t.Fatalf("client.New: %v", err)
+	}
+	t.Cleanup(func() { cl.Close() })
+
+	// One create at a time; each acknowledged one is remembered with when.
+	type ack struct {
+		path string
+		at   time.Time
+	}
+	acks := make(chan ack, 10000)
+	stop := make(chan struct{})
+	writerDone := make(chan error, 1)
+	go func() {
+		defer close(acks)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				writerDone <- nil
+				return
+			default:
+			}
+			p := fmt.Sprintf("/w%d", i)
+			wctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			err := cl.Create(wctx, p)
+			cancel()
+			if err != nil {
+				writerDone <- fmt.Errorf("create %s: %w", p, err)
+				return
+			}
+			acks <- ack{p, time.Now()}
+		}
+	}()
+	var got []ack
+	next := func(bound time.Duration) {
+		select {
+		case a, ok := <-acks:
+			if !ok {
+				t.Fatalf("writer stopped: %v", <-writerDone)
+			}
+			got = append(got, a)
+		case <-time.After(bound):
+			t.Fatalf("no create acknowledged within %v (%d so far)", bound, len(got))
+		}
+	}
+	for len(got) < 20 {
+		next(30 * time.Second)
+	}
+	leader := e.WaitLeader(30 * time.Second)
+	killed := time.Now()
+	leader.Kill(t)
+	for len(got) < 20 || got[len(got)-1].at.Sub(killed) < 2*time.Second || len(got) < 100 {
+		next(30 * time.Second)
+	}
+	close(stop)
+	for a := range acks {
+		got = append(got, a)
+	}
+	if err := <-writerDone; err != nil {
+		t.Fatal(err)
+	}
+	var stall time.Duration
+	for i := 1; i < len(got); i++ {
+		if got[i].at.After(killed) && got[i-1].at.Before(killed.Add(5*time.Second)) {
+			from := got[i-1].at
+			if from.Before(killed) {
+				from = killed
+			}
+			stall = max(stall, got[i].at.Sub(from))
+		}
+	}
+	t.Logf("etcd leader %s killed under a serial writer: longest wait for the next acknowledged create %v; %d creates", leader.Name, stall.Round(time.Millisecond), len(got))
+
+	after := c.CtlStatus()
+	if after.Primary != "n1" || after.Token != before.Token {
+		t.Errorf("after the etcd leader's loss: primary %s token %d; want n1 under %d (no step-down)", after.Primary, after.Token, before.Token)
+	}
+	if h := c.History().History; len(h) != 1 {
+		t.Errorf("history %+v; want only the first start", h)
+	}
+	vctx, vcancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer vcancel()
+	for _, a := range got {
+		if _, err := cl.Stat(vctx, a.path); err != nil {
+			t.Fatalf("acknowledged %s lost: %v", a.path, err)
+		}
 	}
 }
