@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
@@ -223,6 +224,19 @@ func (c *Client) Conn(addr string) (masterpb.MasterClient, error) {
 	return masterpb.NewMasterClient(cc), nil
 }
 
+// redial lets a connection in gRPC's reconnect backoff (which grows past a
+// second) try again at the client's own pace: a master restarted on the
+// same address, or a new primary whose old connection broke, is then
+// reached as soon as it listens.
+func (c *Client) redial(addr string) {
+	c.mu.Lock()
+	cc := c.conns[addr]
+	c.mu.Unlock()
+	if cc != nil && cc.GetState() == connectivity.TransientFailure {
+		cc.ResetConnectBackoff()
+	}
+}
+
 func (c *Client) takeLane() *lane {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -287,6 +301,7 @@ func (c *Client) onPrimary(ctx context.Context, retryUnknown bool, attempt time.
 				return fromStatus(err)
 			}
 			last = err
+			c.redial(leader.Address)
 		} else {
 			last = fmt.Errorf("no master holds the election in cluster %q: %w", c.cfg.Cluster, ErrNoPrimary)
 		}
