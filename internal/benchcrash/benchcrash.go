@@ -121,7 +121,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	defer func() { if os.Getenv("GFSHA_BENCH_KEEP") == "" { os.RemoveAll(dir) } }()
+	defer func() {
+		if os.Getenv("GFSHA_BENCH_KEEP") == "" {
+			os.RemoveAll(dir)
+		}
+	}()
 	srv, err := embedetcd.Start(ctx, embedetcd.Options{Dir: filepath.Join(dir, "etcd")})
 	if err != nil {
 		return Result{}, err
