@@ -61,7 +61,9 @@ func (a *Appender) sendBatch(ctx context.Context, send txnFunc, batchKey string,
 		lastErr, unknown = err, true
 		t := time.NewTimer(min(backoff, time.Until(deadline)))
 		<-t.C
-		backoff = min(2*backoff, per)
+		// Short: a no-leader answer is cheap, and the retry that follows
+		// etcd's election closely is the one that ends the stall.
+		backoff = min(2*backoff, per, 50*time.Millisecond)
 	}
 }
 
