@@ -112,18 +112,28 @@ func TestKill9ReplacedBeforeLease(t *testing.T) {
 
 	// The killed primary restarts and rejoins as a standby.
 	c.StartMaster(n1)
-	c.WaitRole(n1, "standby", 30*time.Second)
+	was := c.waitMember("n1", 30*time.Second, func(m memberStatus) bool { return m.Role == "standby" })
 
-	// A standby killed and restarted rejoins at once; the primary stays.
-	was, _ := st.member("n1")
+	// A standby killed and restarted rejoins at once, with a new lease;
+	// the primary stays.
 	n1.Kill(t)
 	c.StartMaster(n1)
-	c.WaitRole(n1, "standby", 30*time.Second)
-	after := c.CtlStatus()
-	now, ok := after.member("n1")
-	if after.Primary != "n2" || after.Token != st.Token || !ok || now.LeaseID == was.LeaseID {
-		t.Errorf("after the standby's restart: primary %s token %d, n1 %+v; want n2 under %d, n1 with a new lease", after.Primary, after.Token, now, st.Token)
+	now := c.waitMember("n1", 30*time.Second, func(m memberStatus) bool { return m.Role == "standby" && m.LeaseID != was.LeaseID })
+	if after := c.CtlStatus(); after.Primary != "n2" || after.Token != st.Token {
+		t.Errorf("after the standby's restart: primary %s token %d, n1 %+v; want n2 under %d", after.Primary, after.Token, now, st.Token)
 	}
+}
+
+// waitMember waits until `ctl status` lists id and ok(its entry) holds.
+func (c *Cluster) waitMember(id string, bound time.Duration, ok func(memberStatus) bool) memberStatus {
+	c.t.Helper()
+	var m memberStatus
+	c.waitFor(bound, "ctl status to list "+id+" as wanted", func() bool {
+		var found bool
+		m, found = c.CtlStatus().member(id)
+		return found && ok(m)
+	})
+	return m
 }
 
 // TestShortPauseNoFailover: a SIGSTOP of 3 s (shorter than the 10 s lease)
