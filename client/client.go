@@ -367,6 +367,7 @@ func (c *Client) mutate(ctx context.Context, m *masterpb.Mutation) error {
 	l.seq++
 	m.ClientId, m.Seq = l.id, l.seq
 	backoff := 10 * time.Millisecond
+	var last error // the previous attempt's, for the report when ctx ends
 	for {
 		c.mu.Lock()
 		changed := c.changed
@@ -380,12 +381,21 @@ func (c *Client) mutate(ctx context.Context, m *masterpb.Mutation) error {
 		if ctx.Err() != nil {
 			// The lane's last request may still be in flight: a later, higher
 			// sequence could overtake it and make its retry stale. Drop it.
+			if code == codes.DeadlineExceeded || code == codes.Canceled {
+				// This attempt got no answer in time: report the one
+				// before, or where the client was looking.
+				err = last
+				if err == nil {
+					err = fmt.Errorf("no answer in time from a primary of cluster %q (primary last seen: %q)", c.cfg.Cluster, c.Primary().NodeID)
+				}
+			}
 			return fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(err))
 		}
 		if code != codes.Unavailable && code != codes.Aborted && code != codes.DeadlineExceeded {
 			c.putLane(l)
 			return fromStatus(err)
 		}
+		last = err
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():

@@ -90,11 +90,13 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}()
 	// First the data dir lock: a second process on the same dir stops
 	// here, before it touches etcd or a port.
-	inc, err := incarnation.Lock(cfg.DataDir)
-	if err != nil {
-		return nil, err
+	if cfg.DataDir != "" {
+		inc, err := incarnation.Lock(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.inc = inc
 	}
-	s.inc = inc
 	// The TLS files are read first: a bad one is a configuration error.
 	serverOpts, err := tlsconfig.ServerOptions(cfg.TLS)
 	if err != nil {
