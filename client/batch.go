@@ -161,6 +161,9 @@ func (b *batcher) send(ctx context.Context, as []*attempt) {
 	}()
 	resp, err := m.Batch(actx, req)
 	close(sent)
+	if err != nil {
+		b.c.redial(leader.Address)
+	}
 	switch {
 	case err != nil && actx.Err() != nil && ctx.Err() == nil:
 		fail(status.Errorf(codes.Aborted, "primary changed or did not answer while %d mutations were in flight: %v", len(as), err))

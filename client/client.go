@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
@@ -233,6 +234,19 @@ func (c *Client) Conn(addr string) (masterpb.MasterClient, error) {
 	return masterpb.NewMasterClient(cc), nil
 }
 
+// redial lets a connection in gRPC's reconnect backoff (which grows past a
+// second) try again at the client's own pace: a master restarted on the
+// same address, or a new primary whose old connection broke, is then
+// reached as soon as it listens.
+func (c *Client) redial(addr string) {
+	c.mu.Lock()
+	cc := c.conns[addr]
+	c.mu.Unlock()
+	if cc != nil && cc.GetState() == connectivity.TransientFailure {
+		cc.ResetConnectBackoff()
+	}
+}
+
 // maxLanes bounds the client's concurrent mutations (each holds a lane);
 // more wait for one. It stays below the master's per-session lane limit.
 const maxLanes = 4096
@@ -354,6 +368,7 @@ func (c *Client) onPrimary(ctx context.Context, retryUnknown bool, attempt time.
 				return fromStatus(err)
 			}
 			last = err
+			c.redial(leader.Address)
 		} else {
 			last = fmt.Errorf("no master holds the election in cluster %q: %w", c.cfg.Cluster, ErrNoPrimary)
 		}
@@ -458,6 +473,7 @@ func (c *Client) mutate(ctx context.Context, m *masterpb.Mutation) error {
 	m.Session, m.ClientId, m.Seq = sid, l.id, l.seq
 	backoff := 10 * time.Millisecond
 	uncertain := false // an attempt may have been applied
+	var last error // the previous attempt's, for the report when ctx ends
 	for {
 		c.mu.Lock()
 		changed := c.changed
@@ -479,6 +495,14 @@ func (c *Client) mutate(ctx context.Context, m *masterpb.Mutation) error {
 		}
 		uncertain = uncertain || sent && code != codes.Unavailable && code != codes.ResourceExhausted
 		if ctx.Err() != nil {
+			if code == codes.DeadlineExceeded || code == codes.Canceled {
+				// This attempt got no answer in time: report the one
+				// before, or where the client was looking.
+				err = last
+				if err == nil {
+					err = fmt.Errorf("no answer in time from a primary of cluster %q (primary last seen: %q)", c.cfg.Cluster, c.Primary().NodeID)
+				}
+			}
 			return c.ended(ctx, uncertain, err)
 		}
 		if code == codes.Unknown {
@@ -487,6 +511,7 @@ func (c *Client) mutate(ctx context.Context, m *masterpb.Mutation) error {
 		if code != codes.Unavailable && code != codes.Aborted && code != codes.DeadlineExceeded && code != codes.ResourceExhausted {
 			return fromStatus(err)
 		}
+		last = err
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():

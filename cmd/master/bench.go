@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gfsha/master/internal/benchcrash"
 	"github.com/gfsha/master/internal/benchsuite"
 )
 
@@ -26,6 +28,9 @@ It writes SVG plots of the failover timeline and of throughput against latency i
 			format, _ := cmd.Flags().GetString("output")
 			if format != "text" && format != "json" {
 				return usageError{fmt.Errorf("-o %q: use text or json", format)}
+			}
+			if crash, _ := cmd.Flags().GetBool("crash"); crash {
+				return runBenchCrash(cmd, format == "json")
 			}
 			quick, _ := cmd.Flags().GetBool("quick")
 			outDir, _ := cmd.Flags().GetString("out")
@@ -70,7 +75,43 @@ It writes SVG plots of the failover timeline and of throughput against latency i
 		},
 	}
 	c.Flags().Bool("quick", false, "the short suite (under four minutes on 2 cores)")
+	c.Flags().Bool("crash", false, "instead of the suite: kill -9 and restart real `master serve` child processes (10 s lease) and measure the first acknowledged create")
+	c.Flags().Int("crashes", 20, "with --crash: kill -9 runs")
+	c.Flags().Int("restarts", 5, "with --crash: lone restart runs")
 	c.Flags().StringP("output", "o", "text", "output format: text or json")
 	c.Flags().String("out", "bench-out", "directory for the SVG plots")
 	return c
+}
+
+// runBenchCrash is `master bench --crash`.
+func runBenchCrash(cmd *cobra.Command, asJSON bool) error {
+	bin, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench --crash: find this binary: %w", err)
+	}
+	crashes, _ := cmd.Flags().GetInt("crashes")
+	restarts, _ := cmd.Flags().GetInt("restarts")
+	if crashes < 1 || restarts < 1 {
+		return usageError{fmt.Errorf("--crashes %d, --restarts %d: use at least 1 each", crashes, restarts)}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	res, err := benchcrash.Run(ctx, benchcrash.Options{Binary: bin, Crashes: crashes, Restarts: restarts, Progress: cmd.ErrOrStderr()})
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Fprintf(out, "lease TTL %.0f ms; crash_detect default\n", res.LeaseTTLMs)
+	fmt.Fprintf(out, "%-44s %5s %10s %10s %10s %10s\n", "case", "runs", "p50 ms", "p99 ms", "max ms", "target")
+	row := func(name string, f benchcrash.Figures, target string) {
+		fmt.Fprintf(out, "%-44s %5d %10.1f %10.1f %10.1f %10s\n", name, f.Runs, f.P50Ms, f.P99Ms, f.MaxMs, target)
+	}
+	row("kill -9 primary -> first acknowledged create", res.Kill9FirstWrite, "p99<=1000")
+	row("lone restart -> first acknowledged create", res.RestartFirstWrite, "<=1000")
+	return nil
 }

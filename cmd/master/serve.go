@@ -36,8 +36,11 @@ func newServe() *cobra.Command {
 				}
 				return err
 			}
-			<-ctx.Done()
-			log.Info("shutting down: resigning so a standby takes over at once")
+			select {
+			case <-ctx.Done():
+				log.Info("shutting down: resigning so a standby takes over at once")
+			case <-s.Done(): // stopped on its own, e.g. a live twin with this node_id
+			}
 			s.Close()
 			return s.Err()
 		},

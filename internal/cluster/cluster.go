@@ -112,11 +112,15 @@ type HistoryRecord struct {
 	Phases        Phases    `json:"phases"`
 }
 
-// Phases of a failover, in milliseconds. DetectMs (from the old primary
-// letting go, or being revoked, to this one winning) is known only when the
-// cause left a record with its time; a crash is detected by the lease TTL.
+// Phases of a failover, in milliseconds. DetectMs is how long the cause
+// took to notice (measured by a crash detector; 0 for an operator's or the
+// old primary's own action); ElectMs from the old lease's revoke or release
+// to this member winning; CatchUpMs and FirstWriteMs this member's own.
+// DetectMs, ElectMs and TotalMs are unknown (absent) after a lease expiry,
+// where nothing recorded when the old primary stopped.
 type Phases struct {
 	DetectMs     *float64 `json:"detect_ms,omitempty"`
+	ElectMs      *float64 `json:"elect_ms,omitempty"`
 	CatchUpMs    float64  `json:"catch_up_ms"`
 	FirstWriteMs float64  `json:"first_write_ms"`
 	TotalMs      *float64 `json:"total_ms,omitempty"`

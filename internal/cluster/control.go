@@ -29,10 +29,14 @@ type SwitchoverRecord struct {
 }
 
 // HandoverRecord says why a primary let go: "revoke" (ctl failover),
-// "switchover", "shutdown".
+// "switchover", "shutdown", "restart" (its next incarnation revoked its
+// lease), "crash" (a standby saw its address refuse connections).
 type HandoverRecord struct {
 	Reason string    `json:"reason"`
 	From   string    `json:"from"`
 	Token  int64     `json:"token"`
-	At     time.Time `json:"at"`
+	At     time.Time `json:"at"` // when the lease was revoked or let go
+	// DetectMs: how long the cause took to notice, on its own monotonic
+	// clock (a crash: from the connection breaking to the revoke).
+	DetectMs *float64 `json:"detect_ms,omitempty"`
 }

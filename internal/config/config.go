@@ -101,6 +101,10 @@ type Election struct {
 	// LeaseTTL (election.lease_ttl) is the TTL of the session lease: how long
 	// a dead primary keeps leadership. Whole seconds, 2s..5m.
 	LeaseTTL time.Duration
+	// CrashDetect (election.crash_detect) is how long the primary's RPC
+	// address must actively refuse connections (refused or reset, never a
+	// timeout) before the most caught-up standby revokes its lease; 0 off.
+	CrashDetect time.Duration
 }
 
 // WAL is the write-ahead log in etcd (keys wal.*).

@@ -49,6 +49,7 @@ var keyDefs = []keyDef{
 	{"tls.client_key", kindString, nil, "key file presented to masters and chunkservers (with --tls-client-cert)"},
 	{"tls.server_name", kindString, nil, "name to verify in RPC servers' certificates instead of the dialed host"},
 	{"election.lease_ttl", kindDuration, 10 * time.Second, "lease TTL of the election, whole seconds in 2s..5m: how long a dead primary keeps leadership"},
+	{"election.crash_detect", kindDuration, 500 * time.Millisecond, "how long the primary's RPC address must actively refuse connections (refused or reset; a timeout never counts) before a standby revokes its lease; 0 turns it off"},
 	{"wal.max_batch_bytes", kindInt, 1048576, "largest group-commit batch of the log in etcd, 4096..1400000 bytes"},
 	{"wal.commit_timeout", kindDuration, 5 * time.Second, "bound on one batch's commit to etcd"},
 	{"wal.trim_interval", kindDuration, 5 * time.Second, "how often the primary trims the log below the members' checkpoints"},

@@ -135,6 +135,10 @@ func (l *loader) build() Config {
 
 	c.Election.LeaseTTL = l.duration("election.lease_ttl")
 	l.check("election.lease_ttl", checkLeaseTTL(c.Election.LeaseTTL))
+	c.Election.CrashDetect = l.duration("election.crash_detect")
+	if c.Election.CrashDetect < 0 || c.Election.CrashDetect > time.Minute {
+		l.check("election.crash_detect", "out of range: use 0 (off) up to 1m, e.g. 500ms")
+	}
 
 	c.WAL.MaxBatchBytes = l.integer("wal.max_batch_bytes")
 	l.check("wal.max_batch_bytes", checkIntRange(c.WAL.MaxBatchBytes, 4096, 1400000))

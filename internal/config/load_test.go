@@ -23,6 +23,7 @@ func defaults() Config {
 	c.Etcd.Endpoints = []string{"127.0.0.1:2379"}
 	c.Etcd.DialTimeout = 5 * time.Second
 	c.Election.LeaseTTL = 10 * time.Second
+	c.Election.CrashDetect = 500 * time.Millisecond
 	c.WAL.MaxBatchBytes = 1048576
 	c.WAL.CommitTimeout = 5 * time.Second
 	c.WAL.TrimInterval = 5 * time.Second
@@ -65,6 +66,7 @@ tls:
   server_name: master.internal
 election:
   lease_ttl: 15s
+  crash_detect: 0s
 wal:
   max_batch_bytes: 65536
   commit_timeout: 3s
@@ -101,6 +103,7 @@ func allKeysConfig() Config {
 	c.TLS = RPCTLS{Cert: "master.pem", Key: "master-key.pem", ClientCA: "clients-ca.pem",
 		CA: "masters-ca.pem", ClientCert: "peer.pem", ClientKey: "peer-key.pem", ServerName: "master.internal"}
 	c.Election.LeaseTTL = 15 * time.Second
+	c.Election.CrashDetect = 0
 	c.WAL.MaxBatchBytes = 65536
 	c.WAL.CommitTimeout = 3 * time.Second
 	c.WAL.TrimInterval = 2 * time.Second
@@ -297,6 +300,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"lease_ttl too short", setup{args: []string{"--election-lease-ttl", "1s"}}, "election.lease_ttl"},
 		{"lease_ttl too long", setup{file: f("election:\n  lease_ttl: 6m\n")}, "election.lease_ttl"},
 		{"lease_ttl fraction", setup{file: f("election:\n  lease_ttl: 2500ms\n")}, "election.lease_ttl"},
+		{"crash_detect negative", setup{args: []string{"--election-crash-detect", "-1s"}}, "election.crash_detect"},
+		{"crash_detect word", setup{env: env("MASTER_ELECTION_CRASH_DETECT", "soon")}, "election.crash_detect"},
 		{"max_batch_bytes too small", setup{file: f("wal:\n  max_batch_bytes: 99\n")}, "wal.max_batch_bytes"},
 		{"max_batch_bytes too large", setup{env: env("MASTER_WAL_MAX_BATCH_BYTES", "1500000")}, "wal.max_batch_bytes"},
 		{"max_batch_bytes float", setup{file: f("wal:\n  max_batch_bytes: 4096.5\n")}, "wal.max_batch_bytes"},

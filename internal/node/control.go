@@ -204,13 +204,17 @@ func (n *Node) yieldsToSwitchover(ctx context.Context) (string, bool) {
 
 // historyReason names why leadership changed, from the markers the old
 // primary or the operator left.
-func (n *Node) historyReason(ctx context.Context, p cluster.Promotion) (string, *time.Time) {
+func (n *Node) historyReason(ctx context.Context, p cluster.Promotion) (string, *cluster.HandoverRecord) {
+	// The marker of the leader this one replaced: that leader may have died
+	// before its first write, so its token is at least the last one in the
+	// log, and below this one's.
+	var h cluster.HandoverRecord
+	if ok, err := n.readControl(ctx, cluster.ControlHandover, &h); err == nil && ok &&
+		h.Token >= p.PreviousToken && h.Token < p.Token && h.Token > 0 {
+		return h.Reason, &h
+	}
 	if p.PreviousToken == 0 {
 		return "first start", nil
-	}
-	var h cluster.HandoverRecord
-	if ok, err := n.readControl(ctx, cluster.ControlHandover, &h); err == nil && ok && h.Token == p.PreviousToken {
-		return h.Reason, &h.At
 	}
 	return "lease expiry", nil
 }

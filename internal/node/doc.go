@@ -26,6 +26,21 @@
 //     shared by concurrent readers), so a revoked primary never answers
 //     from stale state, even before its watch reports the revoke.
 //
+// Incarnations and twins: with a data dir, a node locks it (package
+// incarnation) and records each session's lease there before using it; at
+// the start of every session it revokes the leases of dead incarnations
+// (the lock proves them dead), so a restart serves, or its standby takes
+// over, at once, and the history says "restart". It then claims its member
+// key in a transaction that succeeds only while no other live lease holds
+// it: a live twin with the same node_id stops Run with ErrDuplicateMember
+// before this node writes anything.
+//
+// Crash detection (CrashDetect > 0): a standby watches the primary's RPC
+// address (election.CrashWatch) and, when it actively refuses connections
+// for CrashDetect (more for standbys less caught up), revokes the
+// primary's lease, leaving a "crash" marker with the detect phase; never
+// while paused, never on a timeout.
+//
 // With a data dir, a node writes checkpoints (standbys; the primary when
 // alone), restarts from its newest valid one plus the log after it, fetches
 // a peer's when the log was trimmed past it, and, as primary, trims the log

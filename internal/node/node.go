@@ -11,12 +11,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gfsha/master/internal/checkpoint"
 	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/election"
 	"github.com/gfsha/master/internal/fencing"
+	"github.com/gfsha/master/internal/incarnation"
 	"github.com/gfsha/master/internal/meta"
 	"github.com/gfsha/master/internal/walship"
 )
@@ -58,6 +60,12 @@ type Config struct {
 	Compact bool
 	// Fetch streams a peer's checkpoint (joining from nothing).
 	Fetch FetchFunc
+	// Incarnation is DataDir, locked by the caller (the server locks it
+	// before anything else). Nil with a DataDir: Run locks it itself.
+	Incarnation *incarnation.Dir
+	// CrashDetect: how long the primary's address must actively refuse
+	// connections before this standby revokes its lease (0: off).
+	CrashDetect time.Duration
 }
 
 // CommitTimeoutOrDefault is the bound on one etcd round trip of the write
@@ -110,6 +118,11 @@ type Node struct {
 	ckptAt     atomic.Int64
 	trimmedTo  atomic.Uint64
 	logFirst   atomic.Uint64 // the log's first index as last learned (0: not yet)
+	inc        *incarnation.Dir          // the locked data dir, if any
+	pastLeases map[clientv3.LeaseID]bool // this process's earlier sessions not known revoked; guarded by mu
+
+	// crashDial, in tests, replaces the crash detector's dialer.
+	crashDial election.DialFunc
 
 	// applyHook, in tests, runs before each record is applied.
 	applyHook func(walship.Record)
@@ -144,6 +157,7 @@ func New(cfg Config) *Node {
 		statusKick: make(chan struct{}, 1),
 		promoted:   make(chan struct{}),
 		pauseCh:    make(chan struct{}),
+		pastLeases: map[clientv3.LeaseID]bool{},
 	}
 	n.sm = stateMachine{n: n}
 	return n
@@ -210,6 +224,15 @@ func (n *Node) Promoted() <-chan struct{} {
 // etcd is unreachable, and returns only ctx's error or a broken log.
 func (n *Node) Run(ctx context.Context) error {
 	if n.cfg.DataDir != "" {
+		n.inc = n.cfg.Incarnation
+		if n.inc == nil {
+			d, err := incarnation.Lock(n.cfg.DataDir)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			n.inc = d
+		}
 		st, err := checkpoint.Open(filepath.Join(n.cfg.DataDir, "checkpoints"), n.cfg.KeepCheckpoints, n.log)
 		if err != nil {
 			return err
@@ -227,6 +250,10 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); n.observeLeader(ctx) }()
 	go func() { defer wg.Done(); n.publishStatus(ctx) }()
 	go func() { defer wg.Done(); n.watchPause(ctx) }()
+	if n.cfg.CrashDetect > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.detectCrashes(ctx) }()
+	}
 	if n.store != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); n.checkpointLoop(ctx) }()
@@ -252,6 +279,9 @@ func (n *Node) Run(ctx context.Context) error {
 				}
 				backoff = min(2*backoff, 5*time.Second)
 			}
+		case errors.Is(err, ErrDuplicateMember):
+			n.log.Error("refusing to run a second master with this node_id", "err", err)
+			return err
 		case errors.Is(err, ErrReplay):
 			n.log.Error("replay stopped; this node will not serve until the log is repaired", "err", err)
 			<-ctx.Done()
@@ -296,6 +326,42 @@ func (n *Node) term(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot start an etcd session (etcd unreachable?): %w", err)
 	}
+	closeSession := func() {
+		// A fresh session for the next term: revoke this one so no stale
+		// election key lingers (bounded: etcd may be unreachable).
+		done := make(chan error, 1)
+		go func() { done <- s.Close() }()
+		select {
+		case err := <-done:
+			if err == nil || errors.Is(err, rpctypes.ErrLeaseNotFound) {
+				n.forgetLease(s.LeaseID())
+				return
+			}
+		case <-time.After(n.cfg.LeaseTTL):
+		}
+		n.log.Warn("could not revoke old session; its lease will expire", "lease", s.LeaseIDHex())
+	}
+	// The lease is on record in the locked data dir before anything is
+	// attached to it, so a restart after a crash can revoke it.
+	n.mu.Lock()
+	n.pastLeases[s.LeaseID()] = true
+	n.mu.Unlock()
+	if n.inc != nil {
+		if err := n.inc.Record(int64(s.LeaseID())); err != nil {
+			closeSession()
+			return err
+		}
+	}
+	if err := n.takeOver(ctx, s.LeaseID()); err != nil {
+		closeSession()
+		return err
+	}
+	// A live twin with this node_id is refused before this node writes
+	// anything (the member key is claimed first, in a transaction).
+	if err := n.claimMember(ctx, s); err != nil {
+		closeSession()
+		return err
+	}
 	n.mu.Lock()
 	n.session = s
 	n.mu.Unlock()
@@ -304,15 +370,7 @@ func (n *Node) term(ctx context.Context) error {
 		n.mu.Lock()
 		n.session = nil
 		n.mu.Unlock()
-		// A fresh session for the next term: revoke this one so no stale
-		// election key lingers (bounded: etcd may be unreachable).
-		done := make(chan struct{})
-		go func() { s.Close(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(n.cfg.LeaseTTL):
-			n.log.Warn("could not revoke old session; its lease will expire", "lease", s.LeaseIDHex())
-		}
+		closeSession()
 	}()
 
 	// Replay while campaigning.
@@ -527,18 +585,27 @@ func (n *Node) observeBatch(records, bytes int, took time.Duration) {
 }
 
 // writeHistory records this leadership change in etcd under the fence.
+// Phases: detect is the cause's own measure (a crash detector's, on its
+// monotonic clock; 0 for an operator's revoke, a switchover, a shutdown or
+// a restart; unknown for a lease that ran out); elect runs from the cause's
+// action (its marker's time) to winning; total from the cause's action,
+// plus detect, to serving. Times across hosts use wall clocks: display
+// figures, never safety ones.
 func (n *Node) writeHistory(ctx context.Context, l *election.Leadership, p cluster.Promotion) {
-	reason, since := n.historyReason(ctx, p)
+	reason, h := n.historyReason(ctx, p)
 	rec := cluster.HistoryRecord{
 		Time: time.Now().UTC(), NewPrimary: n.cfg.NodeID, Token: p.Token, PreviousToken: p.PreviousToken,
 		Reason: reason, Phases: cluster.Phases{CatchUpMs: p.CatchUpMs, FirstWriteMs: p.FirstWriteMs},
 	}
-	if since != nil {
-		// Wall clocks of two hosts: a display figure, not a safety one.
-		detect := cluster.Ms(time.Unix(0, p.WonUnixNano).Sub(*since))
-		total := cluster.Ms(time.Unix(0, p.ServingUnixNano).Sub(*since))
-		if detect >= 0 {
-			rec.Phases.DetectMs, rec.Phases.TotalMs = &detect, &total
+	if h != nil {
+		elect := cluster.Ms(time.Unix(0, p.WonUnixNano).Sub(h.At))
+		if elect >= 0 {
+			detect := 0.0
+			if h.DetectMs != nil {
+				detect = *h.DetectMs
+			}
+			total := detect + cluster.Ms(time.Unix(0, p.ServingUnixNano).Sub(h.At))
+			rec.Phases.DetectMs, rec.Phases.ElectMs, rec.Phases.TotalMs = &detect, &elect, &total
 		}
 	}
 	b, _ := json.Marshal(rec)

@@ -53,7 +53,13 @@ func (n *Node) publishOnce(ctx context.Context, force bool) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := n.cfg.Client.Put(pctx, n.cfg.Keys.Member(n.cfg.NodeID), string(b), clientv3.WithLease(s.LeaseID())); err != nil {
+	// Only while this session holds the member key (claimMember), or
+	// nobody does: never over a twin's.
+	key := n.cfg.Keys.Member(n.cfg.NodeID)
+	put := clientv3.OpPut(key, string(b), clientv3.WithLease(s.LeaseID()))
+	if _, err := n.cfg.Client.Txn(pctx).If(clientv3.Compare(clientv3.LeaseValue(key), "=", s.LeaseID())).Then(put).
+		Else(clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.LeaseValue(key), "=", 0)}, []clientv3.Op{put}, nil)).
+		Commit(); err != nil {
 		return err
 	}
 	p.last, p.lease, p.at = b, s.LeaseID(), time.Now()

@@ -19,6 +19,7 @@ import (
 	"github.com/gfsha/master/internal/config"
 	"github.com/gfsha/master/internal/embedetcd"
 	"github.com/gfsha/master/internal/httpapi"
+	"github.com/gfsha/master/internal/incarnation"
 	"github.com/gfsha/master/internal/node"
 	"github.com/gfsha/master/internal/rpcserver"
 	"github.com/gfsha/master/internal/tlsconfig"
@@ -53,6 +54,9 @@ type Server struct {
 	// TLS as tls.* say, or plaintext.
 	rpcDial grpc.DialOption
 
+	inc     *incarnation.Dir // the locked data dir
+	runDone chan struct{}    // closed when the node stops on its own or is stopped
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	mu     sync.Mutex // guards runErr and closed
@@ -77,13 +81,22 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{log: log.With("node", cfg.NodeID)}
+	s := &Server{log: log.With("node", cfg.NodeID), runDone: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
 			s.Close()
 		}
 	}()
+	// First the data dir lock: a second process on the same dir stops
+	// here, before it touches etcd or a port.
+	if cfg.DataDir != "" {
+		inc, err := incarnation.Lock(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.inc = inc
+	}
 	// The TLS files are read first: a bad one is a configuration error.
 	serverOpts, err := tlsconfig.ServerOptions(cfg.TLS)
 	if err != nil {
@@ -144,6 +157,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		TrimInterval:       cfg.WAL.TrimInterval,
 		Compact:            cfg.Etcd.Compact,
 		Fetch:              rpcserver.FetchFrom(s.rpcDial),
+		Incarnation:        s.inc,
+		CrashDetect:        cfg.Election.CrashDetect,
 	})
 	s.Node = n
 	s.grpc = grpc.NewServer(serverOpts...)
@@ -160,6 +175,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
+		defer close(s.runDone)
 		if err := n.Run(rctx); err != nil && !errors.Is(err, context.Canceled) {
 			s.setErr(err)
 		}
@@ -225,6 +241,10 @@ func (s *Server) Err() error {
 	return s.runErr
 }
 
+// Done is closed when the node has stopped: on its own (Err says why, for
+// instance a live twin with this node_id) or after Close.
+func (s *Server) Done() <-chan struct{} { return s.runDone }
+
 // RPCAddr is where the gRPC API listens.
 func (s *Server) RPCAddr() string { return s.rpcAddr }
 
@@ -259,5 +279,8 @@ func (s *Server) Close() {
 	}
 	if s.embed != nil {
 		s.embed.Close()
+	}
+	if s.inc != nil {
+		s.inc.Close()
 	}
 }

@@ -35,7 +35,8 @@ type AppenderConfig struct {
 	// MaxBatchBytes bounds one transaction (default 1 MiB; etcd refuses
 	// requests over 1.5 MiB).
 	MaxBatchBytes int
-	// CommitTimeout bounds one transaction (default 5 s).
+	// CommitTimeout bounds one batch's commit, retries included (default
+	// 5 s); each attempt gets a tenth of it.
 	CommitTimeout time.Duration
 	// MaxQueueBytes bounds the records waiting for the next batch (default
 	// 8 MiB). An Append that does not fit waits up to QueueWait (default
@@ -47,6 +48,9 @@ type AppenderConfig struct {
 
 	// beforeCommit, in tests, runs just before a transaction is sent.
 	beforeCommit func()
+	// wrapTxn, in tests, wraps each batch's transaction (lost answers,
+	// failed attempts).
+	wrapTxn func(txnFunc) txnFunc
 }
 
 // Result is the outcome of one append.
@@ -288,21 +292,24 @@ func (a *Appender) commit(ctx context.Context, buf []byte, head uint64, ps []*pr
 	// The transaction itself is not cancelled with leadership: etcd's compare
 	// settles it either way, and a definite answer beats an unknown outcome.
 	start := time.Now()
-	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.CommitTimeout)
-	resp, err := a.cfg.Client.Txn(tctx).If(
-		fencing.Guard(a.cfg.LeaderKey, a.cfg.Token),
-		headCmp,
-		clientv3.Compare(clientv3.CreateRevision(k.Batch(b.First)), "=", 0),
-	).Then(
-		clientv3.OpPut(k.Batch(b.First), string(buf)),
-		clientv3.OpPut(k.Head(), formatIndex(b.Last())),
-	).Commit()
-	cancel()
-	if err != nil {
-		return buf, head, fmt.Errorf("batch %d..%d: %w: %v", b.First, b.Last(), ErrUnknownOutcome, err)
+	send := func(tctx context.Context) (*clientv3.TxnResponse, error) {
+		return a.cfg.Client.Txn(tctx).If(
+			fencing.Guard(a.cfg.LeaderKey, a.cfg.Token),
+			headCmp,
+			clientv3.Compare(clientv3.CreateRevision(k.Batch(b.First)), "=", 0),
+		).Then(
+			clientv3.OpPut(k.Batch(b.First), string(buf)),
+			clientv3.OpPut(k.Head(), formatIndex(b.Last())),
+		).Commit()
 	}
-	if !resp.Succeeded {
-		return buf, head, fmt.Errorf("batch %d..%d with token %d (leader key %s gone or log head moved): %w", b.First, b.Last(), a.cfg.Token, a.cfg.LeaderKey, ErrDeposed)
+	if a.cfg.wrapTxn != nil {
+		send = a.cfg.wrapTxn(send)
+	}
+	if err := a.sendBatch(context.WithoutCancel(ctx), send, k.Batch(b.First), buf); err != nil {
+		if errors.Is(err, ErrDeposed) {
+			return buf, head, fmt.Errorf("batch %d..%d with token %d (leader key %s gone or log head moved): %w", b.First, b.Last(), a.cfg.Token, a.cfg.LeaderKey, err)
+		}
+		return buf, head, fmt.Errorf("batch %d..%d: %w", b.First, b.Last(), err)
 	}
 	if a.cfg.Observe != nil {
 		a.cfg.Observe(len(ps), len(buf), time.Since(start))

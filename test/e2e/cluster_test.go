@@ -158,11 +158,12 @@ func (c *Cluster) WaitEtcd(bound time.Duration) {
 }
 
 // AddMaster starts `master serve` as node id and waits until its HTTP
-// endpoint answers. etcd need not be up.
-func (c *Cluster) AddMaster(id string) *Master {
+// endpoint answers. etcd need not be up. Flags in extra come last, so they
+// override the defaults (e.g. "--election-lease-ttl", "10s").
+func (c *Cluster) AddMaster(id string, extra ...string) *Master {
 	c.t.Helper()
 	m := &Master{ID: id, RPC: freeAddr(c.t), HTTP: freeAddr(c.t)}
-	m.Process = newProcess(c.Dir, id, bins.master, "serve",
+	m.Process = newProcess(c.Dir, id, bins.master, append([]string{"serve",
 		"--cluster", "default",
 		"--node-id", id,
 		"--listen", m.RPC,
@@ -171,7 +172,7 @@ func (c *Cluster) AddMaster(id string) *Master {
 		"--etcd-endpoints", c.EtcdEP,
 		"--election-lease-ttl", leaseTTL,
 		"--log-level", "info",
-	)
+	}, extra...)...)
 	c.procs = append(c.procs, m.Process)
 	c.Masters = append(c.Masters, m)
 	c.StartMaster(m)

@@ -23,6 +23,15 @@
 // stale token. TestFaultSuiteShort runs every fault kind once in the default
 // run; `-tags faults` runs TestFaultSuite for -faults.duration.
 //
+// Crashes (crash_test.go), with the production 10 s lease: kill -9 of the
+// primary is replaced well before the lease (crash detection) and the
+// history says "crash"; a 3 s SIGSTOP causes no failover; a lone master
+// killed and restarted serves well before its old lease would expire
+// ("restart"); a killed standby rejoins; a second process with a live
+// member's node_id, or on its data dir, exits 1 and changes nothing; the
+// etcd leader killed under a serial writer causes no step-down and loses
+// nothing.
+//
 // What it does not prove: behaviour across machines with skewed clocks, or
 // under disk faults other than a full disk and corrupted files.
 //
