@@ -77,6 +77,10 @@ func startSecureEtcd(c *Cluster) *secureEtcd {
 		"--initial-advertise-peer-urls", "http://"+peer,
 		"--initial-cluster", "e1=http://"+peer,
 		"--unsafe-no-fsync",
+		// bcrypt's default cost makes each authentication take ~100 ms of CPU,
+		// seconds on a loaded 2-core CI machine; the test checks that auth is
+		// required, not that it is slow.
+		"--bcrypt-cost", "4",
 		"--log-level", "warn",
 	)
 	c.procs = append(c.procs, c.Etcd)
@@ -193,7 +197,10 @@ func (s *secureEtcd) addMaster(id string) *Master {
 func (s *secureEtcd) ctlFlags(withCert bool) []string {
 	f := []string{"--etcd-endpoints", s.URL, "--etcd-username", etcdUser,
 		"--etcd-tls-ca", s.CA.CertFile, "--etcd-tls-cert", s.Client.Cert, "--etcd-tls-key", s.Client.Key,
-		"--tls-ca", s.CA.CertFile}
+		"--tls-ca", s.CA.CertFile,
+		// A loaded machine can take seconds for a TLS handshake and login;
+		// the default 5 s probe is for people, not for CI.
+		"--etcd-dial-timeout", "25s"}
 	if withCert {
 		f = append(f, "--tls-client-cert", s.Client.Cert, "--tls-client-key", s.Client.Key)
 	}
@@ -221,9 +228,9 @@ func (s *secureEtcd) newClient(rpc config.RPCTLS) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cl, err := client.New(ctx, client.Config{Endpoints: []string{s.URL}, Cluster: "default",
+	cl, err := client.New(ctx, client.Config{Endpoints: []string{s.URL}, Cluster: "default", DialTimeout: 25 * time.Second,
 		EtcdTLS: etcdTLS, EtcdUsername: etcdUser, EtcdPassword: s.Password, TLS: rpcTLS})
 	if err != nil {
 		t.Fatalf("client.New: %v", err)
