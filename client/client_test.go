@@ -134,7 +134,7 @@ func TestNoPrimaryTimesOutClearly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
 	err = c.Create(ctx, "/f")
 	if !errors.Is(err, context.DeadlineExceeded) {
