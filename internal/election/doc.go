@@ -7,9 +7,13 @@
 //     leader stops renewing it, etcd deletes the leader key and the oldest
 //     remaining candidate wins.
 //   - [Leadership.Context] is cancelled the moment leadership can no longer
-//     be assumed: the session's keepalive stopped, the leader key was deleted
-//     (a revoke is seen through a watch within milliseconds, not at the next
-//     keepalive), the lease's known validity ran out, or the caller resigned.
+//     be assumed: the session's keepalive stopped (no answer for a TTL), the
+//     leader key was deleted (a revoke is seen through a watch within
+//     milliseconds, not at the next keepalive), or the caller resigned. A
+//     lapse of the validity alone (answers too slow on a loaded machine)
+//     does not cancel it: it stops only what the validity gates (anything
+//     answered without etcd), until a renewal is answered again; writes
+//     stay fenced in etcd either way.
 //   - [Campaign] returns when the session expires while it waits (etcd issue
 //     19597: concurrency.Election.Campaign alone would block forever).
 //   - Lease validity ([Session.ValidUntil], [Leadership.ValidUntil]) is
