@@ -57,9 +57,19 @@ func Refused(ctx context.Context, endpoints []string) error {
 	if refused < len(endpoints) {
 		return nil
 	}
-	return fmt.Errorf("etcd at %s: connection refused (nothing listens there; check etcd.endpoints / --etcd-endpoints and that etcd runs): %w",
-		strings.Join(endpoints, ","), ErrRefused)
+	return refusedError{endpoints: endpoints}
 }
+
+// refusedError names the endpoints once, for a person; errors.Is matches
+// ErrRefused.
+type refusedError struct{ endpoints []string }
+
+func (e refusedError) Error() string {
+	return fmt.Sprintf("etcd at %s: connection refused (nothing listens there; check etcd.endpoints / --etcd-endpoints and that etcd runs)",
+		strings.Join(e.endpoints, ","))
+}
+
+func (e refusedError) Is(target error) bool { return target == ErrRefused }
 
 // tcpAddr is the host:port an endpoint dials, if it dials TCP.
 func tcpAddr(ep string) (string, bool) {

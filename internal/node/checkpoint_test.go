@@ -13,6 +13,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/gfsha/master/internal/checkpoint"
 	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/embedetcd"
 	"github.com/gfsha/master/internal/meta"
@@ -313,6 +314,46 @@ func TestFetchedCheckpointDropsUnreplayableOnes(t *testing.T) {
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatal("n2's current status never seen on the watch")
+		}
+	}
+}
+
+// Only checkpoints at or after the log's first index - 1 are published: the
+// primary trims below the oldest one published.
+func TestPublishesOnlyReplayableCheckpoints(t *testing.T) {
+	n := New(Config{NodeID: "n1", Logger: slog.New(slog.DiscardHandler)})
+	st, err := checkpoint.Open(t.TempDir(), 3, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.store = st
+	s := meta.New()
+	for i := 1; i <= 200; i++ {
+		if r := s.Apply(uint64(i), meta.Op{Type: meta.OpCreate, Path: fmt.Sprintf("/f%d", i)}); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		if i == 50 || i == 200 {
+			if _, err := st.Save(s, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n.ckptIndex.Store(200)
+	for _, tt := range []struct {
+		first            uint64
+		wantNew, wantOld uint64
+	}{
+		{1, 200, 50},
+		{51, 200, 50},  // 50 = first - 1: replay starts right after it
+		{52, 200, 200}, // 50 is unreachable now
+		{201, 200, 200},
+		{202, 0, 0}, // none reachable
+	} {
+		n.noteLogFirst(tt.first)
+		got := n.Status()
+		if got.CheckpointIndex != tt.wantNew || got.OldestCheckpointIndex != tt.wantOld {
+			t.Errorf("log starting at %d: published checkpoint %d, oldest %d; want %d, %d",
+				tt.first, got.CheckpointIndex, got.OldestCheckpointIndex, tt.wantNew, tt.wantOld)
 		}
 	}
 }
