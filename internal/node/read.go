@@ -88,6 +88,8 @@ type readState struct {
 	fresh atomic.Int64
 	// served counts reads answered, per consistency (metrics).
 	served [3]atomic.Uint64
+	// headReads counts linearizable reads of the log head sent to etcd.
+	headReads atomic.Uint64
 }
 
 // monoBase anchors monoNow; time.Since uses the monotonic clock.
@@ -276,6 +278,7 @@ func (n *Node) headLoop() {
 		}
 		h.mu.Unlock()
 		r := headResult{sent: monoNow()}
+		n.reads.headReads.Add(1)
 		ctx, cancel := context.WithTimeout(context.Background(), n.readWait())
 		head, err := walship.ReadHead(ctx, n.cfg.Client, n.cfg.Keys.WAL())
 		cancel()
