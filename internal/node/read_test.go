@@ -170,8 +170,9 @@ func TestStaleReadStatesHonestLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	acked := time.Now()
-	// Let the missing write age, so that an honest lag is measurably large.
-	waitFor(t, 20*time.Second, "the write to age", func() bool { return time.Since(acked) > 300*time.Millisecond })
+	// Let the missing write age past a few of keepFresh's head reads, so
+	// that an honest lag is measurably large and a dishonest one shows.
+	waitFor(t, 20*time.Second, "the write to age", func() bool { return time.Since(acked) > 1500*time.Millisecond })
 	before := time.Now()
 	info, err := n2.ReadAt(ctx, ReadOptions{Consistency: Stale, MaxLag: time.Hour}, statFn("/late"))
 	if !errors.Is(err, meta.ErrNotFound) {
@@ -184,7 +185,8 @@ func TestStaleReadStatesHonestLag(t *testing.T) {
 		t.Fatalf("stale read with max lag 100ms on a shadow %v behind = %v; want ErrLagging", info.Lag, err)
 	}
 	gate.release()
-	waitFor(t, 20*time.Second, "n2 to be fresh again", func() bool { return n2.reads.lag() < time.Second })
+	want := n1.State().AppliedIndex()
+	waitFor(t, 20*time.Second, "n2 to apply /late", func() bool { return n2.State().AppliedIndex() >= want })
 	if _, err := n2.ReadAt(ctx, ReadOptions{Consistency: Stale}, statFn("/late")); err != nil {
 		t.Fatalf("stale read after catch-up: %v", err)
 	}
