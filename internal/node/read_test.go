@@ -57,8 +57,8 @@ func readCluster(t *testing.T) (n1, n2 *Node, gate *holdGate) {
 	n1, _ = startNode(t, c, "n1", nil)
 	waitFor(t, 20*time.Second, "n1 to serve", n1.Serving)
 	gate = newHoldGate()
-	t.Cleanup(gate.release)
 	n2, _ = startNode(t, c, "n2", gate.hook)
+	t.Cleanup(gate.release) // before n2 stops (cleanups run last first)
 	if err := create(t.Context(), n1, "/before", "", 0); err != nil {
 		t.Fatal(err)
 	}
