@@ -110,6 +110,7 @@ func (n *Node) ReadAt(ctx context.Context, o ReadOptions, fn func(*meta.State) e
 		return ReadInfo{}, fmt.Errorf("%w: replay stopped on %s: %v", ErrLagging, n.cfg.NodeID, replayErr)
 	}
 	rs := &n.reads
+	start := time.Now()
 	switch o.Consistency {
 	case Linearizable:
 		// Bound the whole wait, so a member that cannot catch up gives the
@@ -149,7 +150,16 @@ func (n *Node) ReadAt(ctx context.Context, o ReadOptions, fn func(*meta.State) e
 		return info, err
 	}
 	rs.served[o.Consistency].Add(1)
+	if m, ok := n.cfg.Metrics.(ReadMetrics); ok {
+		m.ReadServed(o.Consistency.String(), time.Since(start))
+	}
 	return info, nil
+}
+
+// ReadMetrics, when Config.Metrics implements it, is told of every read
+// answered and how long it waited for the head and the catch-up.
+type ReadMetrics interface {
+	ReadServed(consistency string, wait time.Duration)
 }
 
 // ReadsServed is how many reads this member answered with consistency c.
