@@ -203,11 +203,21 @@ func (c *Client) markSuspect(addr string) {
 	rs.mu.Unlock()
 }
 
+// readFunc is one read at one member.
+type readFunc[T any] func(ctx context.Context, m masterpb.MasterClient, opts ...grpc.CallOption) (T, error)
+
+// hedgeAfter: a read not answered this soon is also sent to the next
+// member, and the first answer wins (a paused member then costs this, not
+// readAttempt).
+const hedgeAfter = 250 * time.Millisecond
+
 // read runs fn at one member after another, per the read config, until one
 // answers (an error that is an answer, such as not found, included), or ctx
 // ends. A member that refuses (UNAVAILABLE: lagging, cannot reach etcd) or
-// fails (unreachable, paused) is tried last for a while.
-func (c *Client) read(ctx context.Context, fn func(ctx context.Context, m masterpb.MasterClient, opts ...grpc.CallOption) error) (ReadInfo, error) {
+// fails (unreachable, paused) is tried last for a while; one that is slow
+// to answer gets company: the read also goes to the next member.
+func read[T any](ctx context.Context, c *Client, fn readFunc[T]) (T, ReadInfo, error) {
+	var zero T
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.DefaultTimeout)
@@ -215,7 +225,13 @@ func (c *Client) read(ctx context.Context, fn func(ctx context.Context, m master
 	}
 	rc := c.readConfig(ctx)
 	if err := rc.Validate(); err != nil {
-		return ReadInfo{}, err
+		return zero, ReadInfo{}, err
+	}
+	type result struct {
+		v    T
+		info ReadInfo
+		err  error
+		addr string
 	}
 	backoff := 10 * time.Millisecond
 	var last error
@@ -224,22 +240,64 @@ func (c *Client) read(ctx context.Context, fn func(ctx context.Context, m master
 		changed, closed := c.changed, c.closed
 		c.mu.Unlock()
 		if closed {
-			return ReadInfo{}, ErrClosed
+			return zero, ReadInfo{}, ErrClosed
 		}
-		for _, addr := range c.targets(rc.From) {
-			info, err := c.readAt(ctx, addr, rc, fn)
-			if err == nil || !retryRead(err) {
-				if err != nil {
-					return info, fromStatus(err)
+		targets := c.targets(rc.From)
+		// Every attempt ends when this round does; the channel holds every
+		// answer, so no attempt blocks.
+		rctx, rcancel := context.WithCancel(ctx)
+		results := make(chan result, len(targets))
+		next, out := 0, 0
+		launch := func() {
+			addr := targets[next]
+			next++
+			out++
+			go func() {
+				v, info, err := readAt(rctx, c, addr, rc, fn)
+				results <- result{v, info, err, addr}
+			}()
+		}
+		hedge := time.NewTimer(hedgeAfter)
+		if len(targets) > 0 {
+			launch()
+		}
+		for out > 0 {
+			select {
+			case r := <-results:
+				out--
+				if r.err == nil || !retryRead(r.err) {
+					hedge.Stop()
+					rcancel()
+					// Members asked earlier that have not answered yet
+					// were slower than hedgeAfter: try them last for a while.
+					for _, a := range targets[:next] {
+						if a == r.addr {
+							break
+						}
+						c.markSuspect(a)
+					}
+					if r.err != nil {
+						return zero, r.info, fromStatus(r.err)
+					}
+					return r.v, r.info, nil
 				}
-				return info, nil
+				if ctx.Err() == nil {
+					c.markSuspect(r.addr)
+				}
+				last = fmt.Errorf("%s: %w", r.addr, r.err)
+				if next < len(targets) {
+					launch()
+					hedge.Reset(hedgeAfter)
+				}
+			case <-hedge.C:
+				if next < len(targets) {
+					launch()
+					hedge.Reset(hedgeAfter)
+				}
 			}
-			if ctx.Err() != nil {
-				break
-			}
-			c.markSuspect(addr)
-			last = fmt.Errorf("%s: %w", addr, err)
 		}
+		hedge.Stop()
+		rcancel()
 		if last == nil {
 			last = fmt.Errorf("no master of cluster %q is known: %w", c.cfg.Cluster, ErrNoPrimary)
 		}
@@ -247,7 +305,7 @@ func (c *Client) read(ctx context.Context, fn func(ctx context.Context, m master
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ReadInfo{}, fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(last))
+			return zero, ReadInfo{}, fmt.Errorf("%w (last error: %v)", ctx.Err(), fromStatus(last))
 		case <-changed:
 			t.Stop()
 			backoff = 10 * time.Millisecond
@@ -266,10 +324,11 @@ func retryRead(err error) bool {
 	return false
 }
 
-func (c *Client) readAt(ctx context.Context, addr string, rc ReadConfig, fn func(ctx context.Context, m masterpb.MasterClient, opts ...grpc.CallOption) error) (ReadInfo, error) {
+func readAt[T any](ctx context.Context, c *Client, addr string, rc ReadConfig, fn readFunc[T]) (T, ReadInfo, error) {
 	m, err := c.Conn(addr)
 	if err != nil {
-		return ReadInfo{}, status.Error(codes.Unavailable, err.Error())
+		var zero T
+		return zero, ReadInfo{}, status.Error(codes.Unavailable, err.Error())
 	}
 	actx, cancel := context.WithTimeout(ctx, readAttempt)
 	defer cancel()
@@ -287,12 +346,12 @@ func (c *Client) readAt(ctx context.Context, addr string, rc ReadConfig, fn func
 	}
 	actx = metadata.AppendToOutgoingContext(actx, kv...)
 	var hdr metadata.MD
-	err = fn(actx, m, grpc.Header(&hdr))
+	v, err := fn(actx, m, grpc.Header(&hdr))
 	info := readInfoOf(hdr)
 	if info.ServedBy != "" {
 		c.See(info.AppliedIndex)
 	}
-	return info, err
+	return v, info, err
 }
 
 func readInfoOf(md metadata.MD) ReadInfo {
@@ -312,11 +371,8 @@ func readInfoOf(md metadata.MD) ReadInfo {
 
 // StatInfo is Stat, also saying who answered.
 func (c *Client) StatInfo(ctx context.Context, path string) (Entry, ReadInfo, error) {
-	var e *masterpb.Entry
-	info, err := c.read(ctx, func(ctx context.Context, m masterpb.MasterClient, opts ...grpc.CallOption) error {
-		var err error
-		e, err = m.Stat(ctx, &masterpb.StatRequest{Path: path}, opts...)
-		return err
+	e, info, err := read(ctx, c, func(ctx context.Context, m masterpb.MasterClient, opts ...grpc.CallOption) (*masterpb.Entry, error) {
+		return m.Stat(ctx, &masterpb.StatRequest{Path: path}, opts...)
 	})
 	if err != nil {
 		return Entry{}, info, err
@@ -328,11 +384,8 @@ func (c *Client) StatInfo(ctx context.Context, path string) (Entry, ReadInfo, er
 
 // ListInfo is List, also saying who answered.
 func (c *Client) ListInfo(ctx context.Context, path string) ([]Entry, ReadInfo, error) {
-	var r *masterpb.ListResponse
-	info, err := c.read(ctx, func(ctx context.Context, m masterpb.MasterClient, opts ...grpc.CallOption) error {
-		var err error
-		r, err = m.List(ctx, &masterpb.StatRequest{Path: path}, opts...)
-		return err
+	r, info, err := read(ctx, c, func(ctx context.Context, m masterpb.MasterClient, opts ...grpc.CallOption) (*masterpb.ListResponse, error) {
+		return m.List(ctx, &masterpb.StatRequest{Path: path}, opts...)
 	})
 	if err != nil {
 		return nil, info, err
