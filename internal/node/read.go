@@ -170,6 +170,10 @@ func (n *Node) ReadsServed(c Consistency) uint64 {
 	return n.reads.served[c].Load()
 }
 
+// HeadReads is how many linearizable reads of the log head this member
+// sent to etcd (shared by the reads waiting at each moment).
+func (n *Node) HeadReads() uint64 { return n.reads.headReads.Load() }
+
 // readWait bounds a read's wait for the head and for catching up.
 func (n *Node) readWait() time.Duration { return n.cfg.CommitTimeoutOrDefault() }
 
