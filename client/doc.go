@@ -11,6 +11,13 @@
 //     without applying it twice. A create that did land is therefore
 //     reported as success, not as "exists".
 //
+// Reads (Stat, List) go to any caught-up member, per Config.Read: with
+// linearizable consistency (the default) they reflect every write
+// acknowledged before they began wherever they are served; session reads
+// never go behind what this client has seen; stale reads state their lag.
+// A member that refuses or fails moves the read to the next one, and a slow
+// one gets a hedged copy after 250 ms (see docs/reads.md).
+//
 // A Client is safe for concurrent use: each in-flight mutation uses its own
 // lane (a sub-id with its own sequence), so concurrent calls never make a
 // retry look stale.

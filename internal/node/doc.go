@@ -23,6 +23,12 @@
 //   - ReadConfirmed additionally confirms the leader key in etcd (one read
 //     shared by concurrent readers), so a revoked primary never answers
 //     from stale state, even before its watch reports the revoke.
+//   - ReadAt (read.go) answers in every role: linearizable reads wait until
+//     the log head read from etcd after they arrived is applied, session
+//     reads until the client's index is; stale reads answer at once with a
+//     lag that never understates the truth. A member that cannot answer in
+//     time fails with ErrLagging. It does not promise that a lagging member
+//     ever catches up: the client moves on.
 //
 // With a data dir, a node writes checkpoints (standbys; the primary when
 // alone), restarts from its newest valid one plus the log after it, fetches
