@@ -105,10 +105,25 @@ type readState struct {
 	seen atomic.Uint64
 	next atomic.Uint64 // round robin
 
-	mu      sync.Mutex                      // guards members and suspect
+	mu      sync.Mutex                      // guards the fields below
 	members map[string]cluster.MemberStatus // by node id, as seen in etcd
 	suspect map[string]time.Time            // address -> until when it is tried last
+	loaded  chan struct{}                   // closed once members were first read
 }
+
+// membersLoaded is closed once the members were first read from etcd.
+func (rs *readState) membersLoaded() chan struct{} {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.loaded == nil {
+		rs.loaded = make(chan struct{})
+	}
+	return rs.loaded
+}
+
+// firstMembersWait bounds how long a client's first read waits for the
+// member list, so that read.from is honoured from the first read on.
+const firstMembersWait = 2 * time.Second
 
 // readAttempt bounds one read at one member: a paused member costs this
 // much before the next one is tried.
@@ -226,6 +241,15 @@ func read[T any](ctx context.Context, c *Client, fn readFunc[T]) (T, ReadInfo, e
 	rc := c.readConfig(ctx)
 	if err := rc.Validate(); err != nil {
 		return zero, ReadInfo{}, err
+	}
+	if rc.From != "primary" {
+		t := time.NewTimer(firstMembersWait)
+		select {
+		case <-c.reads.membersLoaded():
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	type result struct {
 		v    T
@@ -473,7 +497,12 @@ func (c *Client) setMembers(byKey map[string]cluster.MemberStatus) {
 		out[m.NodeID] = m
 	}
 	rs := &c.reads
+	loaded := rs.membersLoaded()
 	rs.mu.Lock()
+	first := rs.members == nil
 	rs.members = out
 	rs.mu.Unlock()
+	if first {
+		close(loaded)
+	}
 }

@@ -78,7 +78,7 @@ func TestSessionReadsAcrossMembers(t *testing.T) {
 	defer cancel()
 	served := map[string]int{}
 	var last uint64
-	for i := range 100 {
+	for i := range 40 {
 		p := fmt.Sprintf("/s%d", i)
 		if err := c.Create(ctx, p); err != nil {
 			t.Fatal(err)

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -132,5 +134,42 @@ func TestReadsNeverStop(t *testing.T) {
 				t.Fatalf("stat %s after it was acknowledged: %v", p, err)
 			}
 		}
+	}
+}
+
+// TestCtlReadFlags: ctl stat and ls print who answered and from which
+// index, honour --read-from, and reject a bad --read-consistency as bad
+// configuration.
+func TestCtlReadFlags(t *testing.T) {
+	c := startCluster(t, "n1", "n2")
+	if r := c.Ctl("mkdir", "/d"); r.Code != 0 {
+		t.Fatalf("ctl mkdir /d: %s", r)
+	}
+	primary := c.CtlStatus().Primary
+	for _, from := range []string{"shadow", "primary"} {
+		r := c.Ctl("stat", "/d", "-o", "json", "--read-from", from)
+		var st struct {
+			Path         string `json:"path"`
+			ServedBy     string `json:"served_by"`
+			AppliedIndex uint64 `json:"applied_index"`
+		}
+		if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &st) != nil {
+			t.Fatalf("ctl stat /d -o json --read-from %s: %s", from, r)
+		}
+		if st.Path != "/d" || st.AppliedIndex == 0 || (from == "shadow") == (st.ServedBy == primary) || st.ServedBy == "" {
+			t.Errorf("ctl stat /d --read-from %s = %s; want served_by %s the primary %s and an applied_index", from, r.Stdout,
+				map[bool]string{true: "not", false: "equal to"}[from == "shadow"], primary)
+		}
+	}
+	r := c.Ctl("ls", "/", "-o", "json", "--read-consistency", "session")
+	var ls struct {
+		ServedBy     string `json:"served_by"`
+		AppliedIndex uint64 `json:"applied_index"`
+	}
+	if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &ls) != nil || ls.ServedBy == "" {
+		t.Errorf("ctl ls / -o json --read-consistency session: %s; want served_by", r)
+	}
+	if r := c.Ctl("ls", "/", "--read-consistency", "sometimes"); r.Code != 2 || !strings.Contains(r.Stderr, "read.consistency") {
+		t.Errorf("ctl ls --read-consistency sometimes: %s; want exit 2 naming read.consistency", r)
 	}
 }
