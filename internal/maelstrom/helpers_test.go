@@ -78,10 +78,10 @@ type result struct {
 // fails, takes caseLimit or more, or writes anything but replies to stdout.
 func runCase(t *testing.T, input ...string) result {
 	t.Helper()
-	bin := masterBinary(t) // built first: the build is not the case's time
+	master := masterBinary(t) // built first: the build is not the case's time
 	ctx, cancel := context.WithTimeout(t.Context(), caseTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "maelstrom")
+	cmd := exec.CommandContext(ctx, master, "maelstrom")
 	cmd.Stdin = strings.NewReader(strings.Join(input, "\n") + "\n")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
