@@ -154,8 +154,14 @@ func (c *Client) targets(from string) []string {
 		shadows = append(shadows, m.Address)
 	}
 	now := time.Now()
-	isSuspect := func(a string) bool { return now.Before(rs.suspect[a]) }
+	suspects := map[string]bool{}
+	for a, until := range rs.suspect {
+		if now.Before(until) {
+			suspects[a] = true
+		}
+	}
 	rs.mu.Unlock()
+	isSuspect := func(a string) bool { return suspects[a] }
 	if leader.Address != "" {
 		primary = leader.Address
 	}
