@@ -175,6 +175,7 @@ func (b *batcher) send(ctx context.Context, as []*attempt) {
 		for i, a := range as {
 			r := resp.Results[i]
 			if r.Code == 0 {
+				b.c.See(r.Index) // session reads never go behind it
 				a.done <- nil
 			} else {
 				a.done <- status.Error(codes.Code(r.Code), r.Message)

@@ -69,6 +69,9 @@ type Config struct {
 	// DialOptions are added to every connection to a master or chunkserver,
 	// after TLS, so transport credentials given here win.
 	DialOptions []grpc.DialOption
+	// Read says which members reads go to and what they may return (see
+	// ReadConfig; zero: linearizable reads from any member).
+	Read ReadConfig
 }
 
 // Entry describes a file or directory.
@@ -107,6 +110,7 @@ type Client struct {
 	laneSlots   chan struct{} // one token per busy lane
 
 	batch *batcher
+	reads readState // read routing and the session's index (read.go)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -157,6 +161,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	c.batch = newBatcher(c)
 	c.wg.Add(1)
 	go func() { defer c.wg.Done(); c.batch.run(octx) }()
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); c.followMembers(octx) }()
 	obs := election.Observe(octx, c.etcd, c.keys.Election())
 	c.wg.Add(1)
 	go func() {
@@ -573,44 +579,23 @@ func (c *Client) Rename(ctx context.Context, src, dst string) error {
 	return c.mutate(ctx, &masterpb.Mutation{Type: masterpb.Mutation_RENAME, Path: src, Path2: dst})
 }
 
-// Stat describes path.
+// Stat describes path (a read: see ReadConfig).
 func (c *Client) Stat(ctx context.Context, path string) (Entry, error) {
 	if err := checkPath(path); err != nil {
 		return Entry{}, err
 	}
-	var e *masterpb.Entry
-	err := c.call(ctx, true, func(ctx context.Context, m masterpb.MasterClient) error {
-		var err error
-		e, err = m.Stat(ctx, &masterpb.StatRequest{Path: path})
-		return err
-	})
-	if err != nil {
-		return Entry{}, err
-	}
-	out := entryOf(e)
-	out.Path = e.Path
-	return out, nil
+	e, _, err := c.StatInfo(ctx, path)
+	return e, err
 }
 
-// List lists the directory at path, sorted by name.
+// List lists the directory at path, sorted by name (a read: see
+// ReadConfig).
 func (c *Client) List(ctx context.Context, path string) ([]Entry, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
-	var r *masterpb.ListResponse
-	err := c.call(ctx, true, func(ctx context.Context, m masterpb.MasterClient) error {
-		var err error
-		r, err = m.List(ctx, &masterpb.StatRequest{Path: path})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Entry, len(r.Entries))
-	for i, e := range r.Entries {
-		out[i] = entryOf(e)
-	}
-	return out, nil
+	es, _, err := c.ListInfo(ctx, path)
+	return es, err
 }
 
 func entryOf(e *masterpb.Entry) Entry {

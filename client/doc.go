@@ -22,6 +22,13 @@
 // after an attempt may have reached the master returns an error matching
 // both ErrUnknownResult and the context's error: check before repeating it.
 //
+// Reads (Stat, List) go to any caught-up member, per Config.Read: with
+// linearizable consistency (the default) they reflect every write
+// acknowledged before they began wherever they are served; session reads
+// never go behind what this client has seen; stale reads state their lag.
+// A member that refuses or fails moves the read to the next one, and a slow
+// one gets a hedged copy after 250 ms (see docs/reads.md).
+//
 // A Client is safe for concurrent use: each in-flight mutation uses its own
 // lane (a sub-id with its own sequence), so concurrent calls never make a
 // retry look stale. At most 4,096 mutations are in flight per client (more

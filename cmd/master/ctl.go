@@ -108,7 +108,8 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 		stop()
 		return nil, err
 	}
-	cl, err := client.New(ctx, client.Config{Etcd: etcd, Cluster: cfg.Cluster, TLS: rpcTLS})
+	cl, err := client.New(ctx, client.Config{Etcd: etcd, Cluster: cfg.Cluster, TLS: rpcTLS,
+		Read: client.ReadConfig{Consistency: cfg.Read.Consistency, From: cfg.Read.From, MaxLag: cfg.Read.MaxLag}})
 	if err != nil {
 		etcd.Close()
 		cancel()
@@ -260,6 +261,12 @@ func ctlMv() *cobra.Command {
 type lsJSON struct {
 	Path    string         `json:"path"`
 	Entries []client.Entry `json:"entries"`
+	client.ReadInfo
+}
+
+type statJSON struct {
+	client.Entry
+	client.ReadInfo
 }
 
 func ctlLs() *cobra.Command {
@@ -268,7 +275,7 @@ func ctlLs() *cobra.Command {
 		Short: "List a directory",
 		Args:  exactArgs(1, "ls PATH"),
 		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, args []string) error {
-			es, err := e.cfg.c.List(e.ctx, args[0])
+			es, info, err := e.cfg.c.ListInfo(e.ctx, args[0])
 			if err != nil {
 				return nsError("ls", err)
 			}
@@ -276,7 +283,7 @@ func ctlLs() *cobra.Command {
 				if es == nil {
 					es = []client.Entry{}
 				}
-				return e.printJSON(lsJSON{Path: args[0], Entries: es})
+				return e.printJSON(lsJSON{Path: args[0], Entries: es, ReadInfo: info})
 			}
 			tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
 			for _, x := range es {
@@ -297,12 +304,12 @@ func ctlStat() *cobra.Command {
 		Short: "Describe a file or directory",
 		Args:  exactArgs(1, "stat PATH"),
 		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, args []string) error {
-			x, err := e.cfg.c.Stat(e.ctx, args[0])
+			x, info, err := e.cfg.c.StatInfo(e.ctx, args[0])
 			if err != nil {
 				return nsError("stat", err)
 			}
 			if e.json {
-				return e.printJSON(x)
+				return e.printJSON(statJSON{Entry: x, ReadInfo: info})
 			}
 			kind := "file"
 			if x.Dir {

@@ -117,6 +117,9 @@ func (r *Result) Table(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := ReadTable(w, r.Reads); err != nil {
+		return err
+	}
 	if len(r.Sweep) == 0 {
 		return nil
 	}

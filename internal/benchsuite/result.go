@@ -15,9 +15,11 @@ type Result struct {
 	// Scan is the cost of one walk of the namespace.
 	Scan Scan `json:"scan"`
 	// Sweep is the RPC write rate and latency at several concurrencies.
-	Sweep   []SweepPoint `json:"sweep"`
-	Targets []Target     `json:"targets"`
-	Run     RunInfo      `json:"run"`
+	Sweep []SweepPoint `json:"sweep"`
+	// Reads are the read figures per consistency (read.go).
+	Reads   []ReadPoint `json:"reads"`
+	Targets []Target    `json:"targets"`
+	Run     RunInfo     `json:"run"`
 }
 
 // RunInfo says how the figures were taken.

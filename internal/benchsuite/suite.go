@@ -56,6 +56,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := e.writes(ctx, res); err != nil {
 		return nil, err
 	}
+	if err := e.reads(ctx, res); err != nil {
+		return nil, err
+	}
 	o.progress("failover: %d revokes between two masters", o.Failovers)
 	if res.Failover, err = e.failovers(ctx, "failover", o.Failovers); err != nil {
 		return nil, fmt.Errorf("benchsuite: failover: %w", err)

@@ -90,6 +90,7 @@ func TestRunTiny(t *testing.T) {
 			{"restart.files == 2000", res.Restart.Files == 2000 && res.Restart.Ms > 0},
 			{"scan.files == 2000", res.Scan.Files == 2000},
 			{"sweep at 2 and 4 writers", len(res.Sweep) == 2 && res.Sweep[0].Writers == 2 && res.Sweep[1].Writers == 4},
+			{"reads: etcd get at 2 concurrencies, 3 consistencies x 2 x 2", len(res.Reads) == 14 && res.Reads[0].Consistency == "etcd get" && res.Reads[2].Consistency == "linearizable"},
 			{"five targets", len(res.Targets) == 5},
 			{"run says fsync off", !res.Run.Fsync && res.Run.TotalS > 0},
 		}

@@ -32,6 +32,7 @@ type Config struct {
 	WAL        WAL
 	Checkpoint Checkpoint
 	Chunk      Chunk
+	Read       Read
 	Log        Log
 }
 
@@ -127,6 +128,13 @@ type Chunk struct {
 	Size        int64         // chunk.size: largest chunk in bytes
 	Lease       time.Duration // chunk.lease: chunk lease duration
 	DeadAfter   time.Duration // chunk.dead_after: silence before a chunkserver is dead
+}
+
+// Read is how clients and ctl read (keys read.*).
+type Read struct {
+	Consistency string        // read.consistency: linearizable, session or stale
+	From        string        // read.from: any, primary or shadow
+	MaxLag      time.Duration // read.max_lag: a stale read's bound on the answer's age
 }
 
 // Log is the process log (keys log.*).

@@ -60,11 +60,14 @@ var keyDefs = []keyDef{
 	{"chunk.size", kindString, "64MiB", "largest chunk, 64KiB..1GiB (KiB, MiB or GiB); never change it while files exist"},
 	{"chunk.lease", kindDuration, 60 * time.Second, "chunk lease duration; a new primary waits this long before granting a lease that could conflict"},
 	{"chunk.dead_after", kindDuration, 3 * time.Second, "a chunkserver silent this long is dead and its chunks are re-replicated"},
+	{"read.consistency", kindString, "linearizable", "what a read may return: linearizable, session (your own writes and earlier reads) or stale"},
+	{"read.from", kindString, "any", "which members reads go to: any, primary or shadow (shadows first, the primary last)"},
+	{"read.max_lag", kindDuration, 5 * time.Second, "a stale read is refused by a member whose state may be older than this"},
 	{"log.level", kindString, "info", "log level: debug, info, warn or error"},
 }
 
 // sections are the keys that group other keys; in the file each is a mapping.
-var sections = []string{"etcd", "etcd.tls", "tls", "election", "wal", "checkpoint", "chunk", "log"}
+var sections = []string{"etcd", "etcd.tls", "tls", "election", "wal", "checkpoint", "chunk", "read", "log"}
 
 // flagName returns the flag of key: etcd.dial_timeout -> etcd-dial-timeout.
 func flagName(key string) string {

@@ -167,6 +167,13 @@ func (l *loader) build() Config {
 	c.Chunk.DeadAfter = l.duration("chunk.dead_after")
 	l.check("chunk.dead_after", checkPositive(c.Chunk.DeadAfter))
 
+	c.Read.Consistency = l.str("read.consistency")
+	l.check("read.consistency", checkOneOf(c.Read.Consistency, "linearizable", "session", "stale"))
+	c.Read.From = l.str("read.from")
+	l.check("read.from", checkOneOf(c.Read.From, "any", "primary", "shadow"))
+	c.Read.MaxLag = l.duration("read.max_lag")
+	l.check("read.max_lag", checkPositive(c.Read.MaxLag))
+
 	c.Log.Level = strings.ToLower(l.str("log.level"))
 	l.check("log.level", checkLogLevel(c.Log.Level))
 	return c

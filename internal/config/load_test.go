@@ -34,6 +34,7 @@ func defaults() Config {
 	c.Chunk.Size = 64 << 20
 	c.Chunk.Lease = 60 * time.Second
 	c.Chunk.DeadAfter = 3 * time.Second
+	c.Read = Read{Consistency: "linearizable", From: "any", MaxLag: 5 * time.Second}
 	c.Log.Level = "info"
 	return c
 }
@@ -80,6 +81,10 @@ chunk:
   size: 16MiB
   lease: 30s
   dead_after: 5s
+read:
+  consistency: session
+  from: shadow
+  max_lag: 2s
 log:
   level: DEBUG
 `
@@ -115,6 +120,7 @@ func allKeysConfig() Config {
 	c.Chunk.Size = 16 << 20
 	c.Chunk.Lease = 30 * time.Second
 	c.Chunk.DeadAfter = 5 * time.Second
+	c.Read = Read{Consistency: "session", From: "shadow", MaxLag: 2 * time.Second}
 	c.Log.Level = "debug"
 	return c
 }

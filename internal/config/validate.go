@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -144,4 +145,11 @@ func parseSize(s string) (int64, string) {
 		return 0, fmt.Sprintf("%q out of range 64KiB..1GiB", s)
 	}
 	return n, ""
+}
+
+func checkOneOf(s string, allowed ...string) string {
+	if slices.Contains(allowed, s) {
+		return ""
+	}
+	return fmt.Sprintf("%q: use %s", s, strings.Join(allowed, ", "))
 }

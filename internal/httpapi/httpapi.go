@@ -58,6 +58,7 @@ type Metrics struct {
 	promotions   prometheus.Counter
 	catchUp      prometheus.Histogram
 	firstWrite   prometheus.Histogram
+	reads        readMetrics // read.go
 }
 
 // NewMetrics registers the master's metrics in a fresh registry, plus
@@ -79,6 +80,7 @@ func NewMetrics(status func() cluster.MemberStatus) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 	}
 	r.MustRegister(roleCollector{status: status}, x.batchRecords, x.batchBytes, x.commit, x.promotions, x.catchUp, x.firstWrite)
+	x.reads.register(r)
 	gauge := func(name, help string, f func(cluster.MemberStatus) float64) {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(status()) }))
 	}

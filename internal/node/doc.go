@@ -25,6 +25,12 @@
 //   - ReadConfirmed additionally confirms the leader key in etcd (one read
 //     shared by concurrent readers), so a revoked primary never answers
 //     from stale state, even before its watch reports the revoke.
+//   - ReadAt (read.go) answers in every role: linearizable reads wait until
+//     the log head read from etcd after they arrived is applied, session
+//     reads until the client's index is; stale reads answer at once with a
+//     lag that never understates the truth. A member that cannot answer in
+//     time fails with ErrLagging. It does not promise that a lagging member
+//     ever catches up: the client moves on.
 //
 // Incarnations and twins: with a data dir, a node locks it (package
 // incarnation) and records each session's lease there before using it; at

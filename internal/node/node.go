@@ -107,6 +107,7 @@ type Node struct {
 
 	pub        statusPub
 	confirm    confirmer // shares leadership confirmations among readers
+	reads      readState // the read path of every role (read.go)
 	paused     atomic.Bool
 	pauseCh    chan struct{}  // closed and replaced on every pause change
 	draining   string         // switchover target while handing over; guarded by mu
@@ -180,6 +181,7 @@ func (s stateMachine) Apply(r walship.Record) any {
 	s.n.mu.Lock()
 	s.n.lastToken = r.Token
 	s.n.mu.Unlock()
+	s.n.reads.applied.notify()
 	return res
 }
 
@@ -246,7 +248,8 @@ func (n *Node) Run(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); n.keepFresh(ctx) }()
 	go func() { defer wg.Done(); n.observeLeader(ctx) }()
 	go func() { defer wg.Done(); n.publishStatus(ctx) }()
 	go func() { defer wg.Done(); n.watchPause(ctx) }()

@@ -160,13 +160,13 @@ func (s *Server) Rename(ctx context.Context, r *masterpb.RenameRequest) (*master
 // Stat describes one path.
 func (s *Server) Stat(ctx context.Context, r *masterpb.StatRequest) (*masterpb.Entry, error) {
 	var e meta.Entry
-	err := s.n.ReadConfirmed(ctx, func(st *meta.State) error {
+	err := Read(ctx, s.n, func(st *meta.State) error {
 		var err error
 		e, err = st.Stat(r.Path)
 		return err
 	})
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return entryPB(e), nil
 }
@@ -174,13 +174,13 @@ func (s *Server) Stat(ctx context.Context, r *masterpb.StatRequest) (*masterpb.E
 // List lists a directory.
 func (s *Server) List(ctx context.Context, r *masterpb.StatRequest) (*masterpb.ListResponse, error) {
 	var es []meta.Entry
-	err := s.n.ReadConfirmed(ctx, func(st *meta.State) error {
+	err := Read(ctx, s.n, func(st *meta.State) error {
 		var err error
 		es, err = st.List(r.Path)
 		return err
 	})
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	out := &masterpb.ListResponse{Path: r.Path, Entries: make([]*masterpb.Entry, len(es))}
 	for i, e := range es {

@@ -31,8 +31,8 @@ import (
 // on to the next epoch on their own, so that one slow operation (a Put
 // waiting for a chunk lease after a failover) holds up no other worker.
 // Reads go to the primary through the client package, or, one in three,
-// straight to a random master's RPC: a master that is not the primary, or
-// no longer may answer, must refuse them.
+// straight to a random master's RPC: every member, shadows included,
+// answers them linearizably or refuses them, and porcupine checks both.
 type workload struct {
 	s    *faultSuite
 	stop chan struct{}
