@@ -8,40 +8,73 @@ package main
 // short but unique, and New compiling: a mutant that does not build is
 // reported as an error, not as caught.
 var mutants = []mutant{
-	// Reads: Stat and List answer only after confirming leadership in etcd.
+	// Reads: every member answers a linearizable Stat or List only once it
+	// has applied up to a log head read from etcd after the read arrived.
 	{
-		Name:    "stat-unconfirmed",
-		File:    "internal/rpcserver/server.go",
-		Old:     "var e meta.Entry\n\terr := s.n.ReadConfirmed(ctx, func(st *meta.State) error {",
-		New:     "var e meta.Entry\n\terr := s.n.Read(func(st *meta.State) error {",
+		Name:    "linearizable-no-catch-up",
+		File:    "internal/node/read.go",
+		Old:     "n.waitApplied(wctx, h.head)",
+		New:     "n.waitApplied(wctx, 0)",
 		Package: "./internal/rpcserver",
 		Tests:   "TestReadRefusedByDeposedPrimary",
 	},
 	{
-		Name:    "list-unconfirmed",
-		File:    "internal/rpcserver/server.go",
-		Old:     "var es []meta.Entry\n\terr := s.n.ReadConfirmed(ctx, func(st *meta.State) error {",
-		New:     "var es []meta.Entry\n\terr := s.n.Read(func(st *meta.State) error {",
-		Package: "./internal/rpcserver",
-		Tests:   "TestReadRefusedByDeposedPrimary",
+		Name:    "linearizable-no-catch-up-shadow",
+		File:    "internal/node/read.go",
+		Old:     "n.waitApplied(wctx, h.head)",
+		New:     "n.waitApplied(wctx, 0)",
+		Package: "./internal/node",
+		Tests:   "TestLinearizableReadOnShadowSeesAcknowledgedWrite",
 	},
 	{
-		Name:    "stat-unconfirmed-client",
-		File:    "internal/rpcserver/server.go",
-		Old:     "var e meta.Entry\n\terr := s.n.ReadConfirmed(ctx, func(st *meta.State) error {",
-		New:     "var e meta.Entry\n\terr := s.n.Read(func(st *meta.State) error {",
+		Name:    "linearizable-no-catch-up-client",
+		File:    "internal/node/read.go",
+		Old:     "n.waitApplied(wctx, h.head)",
+		New:     "n.waitApplied(wctx, 0)",
 		Package: "./client",
 		Tests:   "TestReadAfterFailoverSeesAcknowledgedWrite",
 	},
-	// The confirmation made a no-op: no etcd round trip at all.
 	{
-		Name:    "stat-unconfirmed-faultsuite",
-		File:    "internal/rpcserver/server.go",
-		Old:     "var e meta.Entry\n\terr := s.n.ReadConfirmed(ctx, func(st *meta.State) error {",
-		New:     "var e meta.Entry\n\terr := s.n.Read(func(st *meta.State) error {",
+		Name:    "linearizable-no-catch-up-faultsuite",
+		File:    "internal/node/read.go",
+		Old:     "n.waitApplied(wctx, h.head)",
+		New:     "n.waitApplied(wctx, 0)",
 		Package: "./test/e2e",
 		Tests:   "TestFaultSuiteShort",
 	},
+	{
+		Name:    "session-ignores-client-index",
+		File:    "internal/node/read.go",
+		Old:     "n.waitApplied(wctx, o.MinIndex)",
+		New:     "n.waitApplied(wctx, 0)",
+		Package: "./internal/node",
+		Tests:   "TestSessionReadWaitsForClientIndex",
+	},
+	{
+		Name:    "session-client-sends-no-index",
+		File:    "client/read.go",
+		Old:     "strconv.FormatUint(c.SeenIndex(), 10)",
+		New:     "strconv.FormatUint(0, 10)",
+		Package: "./client",
+		Tests:   "TestSessionReadsAcrossMembers",
+	},
+	{
+		Name:    "stale-lag-not-earned",
+		File:    "internal/node/read.go",
+		Old:     "if err == nil && n.waitApplied(rctx, h.head) == nil {",
+		New:     "if err == nil {",
+		Package: "./internal/node",
+		Tests:   "TestStaleReadStatesHonestLag",
+	},
+	{
+		Name:    "stale-max-lag-ignored",
+		File:    "internal/node/read.go",
+		Old:     "lag > maxLag",
+		New:     "lag > maxLag+time.Hour",
+		Package: "./internal/node",
+		Tests:   "TestStaleReadStatesHonestLag",
+	},
+	// ReadConfirmed (the leadership confirmation read) must reach etcd.
 	{
 		Name:    "confirm-skipped",
 		File:    "internal/node/confirm.go",
