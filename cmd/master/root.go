@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gfsha/master/internal/config"
+	"github.com/gfsha/master/internal/version"
 )
 
 func newRoot() *cobra.Command {
@@ -23,7 +24,9 @@ func newRoot() *cobra.Command {
 	config.Flags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	defer markUsageErrors(root)
-	root.AddCommand(newServe(), newDev(), newCtl(), newMaelstrom(), newChunkserver(), newBench())
+	root.Version = version.Get().Version
+	root.SetVersionTemplate("master {{.Version}} (`master version` for commit, build date, Go and etcd versions)\n")
+	root.AddCommand(newServe(), newDev(), newCtl(), newMaelstrom(), newChunkserver(), newBench(), newVersion())
 	return root
 }
 
@@ -48,9 +51,10 @@ func mergedFlags(cmd *cobra.Command) *pflag.FlagSet {
 	return fs
 }
 
-func newLogger(level string) *slog.Logger {
+// newLogger makes the process log on stderr: log.level and log.format.
+func newLogger(c config.Log) *slog.Logger {
 	var l slog.Level
-	switch strings.ToLower(level) {
+	switch strings.ToLower(c.Level) {
 	case "debug":
 		l = slog.LevelDebug
 	case "warn":
@@ -60,7 +64,11 @@ func newLogger(level string) *slog.Logger {
 	default:
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
 // markUsageErrors makes every command's argument check report a usage

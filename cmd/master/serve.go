@@ -23,7 +23,7 @@ func newServe() *cobra.Command {
 			if err := cfg.RequireNodeID(); err != nil {
 				return err
 			}
-			log := newLogger(cfg.Log.Level)
+			log := newLogger(cfg.Log)
 			log.Info("config", "cluster", cfg.Cluster, "node_id", cfg.NodeID, "etcd", cfg.Etcd.Endpoints,
 				"embed", cfg.Etcd.Embed, "lease_ttl", cfg.Election.LeaseTTL, "etcd_user", cfg.Redacted().Etcd.Username)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -33,6 +33,8 @@ type Config struct {
 	Checkpoint Checkpoint
 	Chunk      Chunk
 	Log        Log
+	Tags       Tags
+	Hooks      Hooks
 }
 
 // Etcd is how to reach the etcd cluster (keys etcd.*).
@@ -127,7 +129,20 @@ type Chunk struct {
 
 // Log is the process log (keys log.*).
 type Log struct {
-	Level string // log.level: debug, info, warn or error
+	Level  string // log.level: debug, info, warn or error
+	Format string // log.format: text or json
+}
+
+// Tags are this member's candidacy (keys tags.*), as Patroni's tags.
+type Tags struct {
+	NoFailover       bool // tags.nofailover: replay and serve reads, never campaign
+	FailoverPriority int  // tags.failover_priority: among caught-up candidates the highest leads
+}
+
+// Hooks are commands run on events (keys hooks.*).
+type Hooks struct {
+	OnRoleChange string        // hooks.on_role_change: command run with ROLE NODE CLUSTER TOKEN
+	Timeout      time.Duration // hooks.timeout: a hook still running after this is killed
 }
 
 // RequireNodeID reports an error wrapping ErrInvalid if NodeID is empty.

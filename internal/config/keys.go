@@ -60,10 +60,15 @@ var keyDefs = []keyDef{
 	{"chunk.lease", kindDuration, 60 * time.Second, "chunk lease duration; a new primary waits this long before granting a lease that could conflict"},
 	{"chunk.dead_after", kindDuration, 3 * time.Second, "a chunkserver silent this long is dead and its chunks are re-replicated"},
 	{"log.level", kindString, "info", "log level: debug, info, warn or error"},
+	{"log.format", kindString, "text", "log format on stderr: text or json"},
+	{"tags.nofailover", kindBool, false, "this member replays and serves reads but never campaigns, so never becomes primary (default false)"},
+	{"tags.failover_priority", kindInt, 1, "among caught-up candidates the highest priority leads, 0..1000"},
+	{"hooks.on_role_change", kindString, nil, "command run on every role change with arguments ROLE NODE CLUSTER TOKEN"},
+	{"hooks.timeout", kindDuration, 30 * time.Second, "a role-change hook still running after this is killed"},
 }
 
 // sections are the keys that group other keys; in the file each is a mapping.
-var sections = []string{"etcd", "etcd.tls", "tls", "election", "wal", "checkpoint", "chunk", "log"}
+var sections = []string{"etcd", "etcd.tls", "tls", "election", "wal", "checkpoint", "chunk", "log", "tags", "hooks"}
 
 // flagName returns the flag of key: etcd.dial_timeout -> etcd-dial-timeout.
 func flagName(key string) string {

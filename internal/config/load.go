@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -165,6 +166,17 @@ func (l *loader) build() Config {
 
 	c.Log.Level = strings.ToLower(l.str("log.level"))
 	l.check("log.level", checkLogLevel(c.Log.Level))
+	c.Log.Format = strings.ToLower(l.str("log.format"))
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		l.check("log.format", fmt.Sprintf("%q is not one of text, json", c.Log.Format))
+	}
+
+	c.Tags.NoFailover = l.boolean("tags.nofailover")
+	c.Tags.FailoverPriority = l.integer("tags.failover_priority")
+	l.check("tags.failover_priority", checkIntRange(c.Tags.FailoverPriority, 0, 1000))
+	c.Hooks.OnRoleChange = l.str("hooks.on_role_change")
+	c.Hooks.Timeout = l.duration("hooks.timeout")
+	l.check("hooks.timeout", checkPositive(c.Hooks.Timeout))
 	return c
 }
 

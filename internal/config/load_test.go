@@ -34,6 +34,9 @@ func defaults() Config {
 	c.Chunk.Lease = 60 * time.Second
 	c.Chunk.DeadAfter = 3 * time.Second
 	c.Log.Level = "info"
+	c.Log.Format = "text"
+	c.Tags.FailoverPriority = 1
+	c.Hooks.Timeout = 30 * time.Second
 	return c
 }
 
@@ -80,6 +83,13 @@ chunk:
   dead_after: 5s
 log:
   level: DEBUG
+  format: JSON
+tags:
+  nofailover: true
+  failover_priority: 7
+hooks:
+  on_role_change: /bin/hook
+  timeout: 4s
 `
 
 func allKeysConfig() Config {
@@ -113,6 +123,9 @@ func allKeysConfig() Config {
 	c.Chunk.Lease = 30 * time.Second
 	c.Chunk.DeadAfter = 5 * time.Second
 	c.Log.Level = "debug"
+	c.Log.Format = "json"
+	c.Tags = Tags{NoFailover: true, FailoverPriority: 7}
+	c.Hooks = Hooks{OnRoleChange: "/bin/hook", Timeout: 4 * time.Second}
 	return c
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gfsha/master/internal/cluster"
+	"github.com/gfsha/master/internal/version"
 )
 
 // Member is what the endpoints read.
@@ -90,6 +91,11 @@ func NewMetrics(status func() cluster.MemberStatus) *Metrics {
 	gauge("gfsha_token", "Fencing token held (0 unless primary).", func(s cluster.MemberStatus) float64 { return float64(s.Token) })
 	gauge("gfsha_last_fenced_index", "Log head (last fenced index) as this member knows it.", func(s cluster.MemberStatus) float64 { return float64(s.LastFencedIndex) })
 	gauge("gfsha_checkpoint_index", "Newest local checkpoint.", func(s cluster.MemberStatus) float64 { return float64(s.CheckpointIndex) })
+	v := version.Get()
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gfsha_build_info", Help: "Always 1; the labels say what this binary is."},
+		[]string{"version", "commit", "build_date", "goversion", "etcd_client"})
+	build.WithLabelValues(v.Version, v.Commit, v.BuildDate, v.GoVersion, v.EtcdClient).Set(1)
+	r.MustRegister(build)
 	r.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return x
 }
