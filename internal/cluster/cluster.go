@@ -99,6 +99,10 @@ type MemberStatus struct {
 	Digest                string     `json:"digest,omitempty"`
 	ReplayError           string     `json:"replay_error,omitempty"`
 	LastPromotion         *Promotion `json:"last_promotion,omitempty"`
+	// Tags are the member's candidacy (tags.*).
+	Tags *Tags `json:"tags,omitempty"`
+	// LastSeen is when a down member last refreshed its registry entry.
+	LastSeen *time.Time `json:"last_seen,omitempty"`
 }
 
 // HistoryRecord is one leadership change, written by the new primary under

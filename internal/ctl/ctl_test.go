@@ -141,7 +141,13 @@ func waitMembers(t *testing.T, etcd *clientv3.Client, n int) {
 	defer cancel()
 	for {
 		r, err := ctl.Status(ctx, etcd, "test")
-		if err == nil && len(r.Members) == n {
+		live := 0
+		for _, m := range r.Members {
+			if m.Role != cluster.RoleDown {
+				live++
+			}
+		}
+		if err == nil && live == n {
 			return
 		}
 		select {

@@ -55,6 +55,8 @@ type Config struct {
 	Compact bool
 	// Fetch streams a peer's checkpoint (joining from nothing).
 	Fetch FetchFunc
+	// Tags are this member's candidacy (see tags.go).
+	Tags cluster.Tags
 }
 
 // CommitTimeoutOrDefault is the bound on one etcd round trip of the write
@@ -648,7 +650,11 @@ func (n *Node) Status() cluster.MemberStatus {
 	}
 	if n.session != nil {
 		st.LeaseID = n.session.LeaseIDHex()
+	} else if st.Role != cluster.RolePrimary {
+		st.Role = cluster.RoleDisconnected // no session: not a standby until etcd answers
 	}
+	tags := n.cfg.Tags
+	st.Tags = &tags
 	if n.lead != nil {
 		st.Token = int64(n.lead.Token())
 	}

@@ -144,6 +144,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		TrimInterval:       cfg.WAL.TrimInterval,
 		Compact:            cfg.Etcd.Compact,
 		Fetch:              rpcserver.FetchFrom(s.rpcDial),
+		Tags:               cluster.Tags{NoFailover: cfg.Tags.NoFailover, FailoverPriority: cfg.Tags.FailoverPriority},
 	})
 	s.Node = n
 	s.grpc = grpc.NewServer(serverOpts...)
