@@ -158,6 +158,8 @@ func (n *Node) Switchover(ctx context.Context, to string) error {
 		return fmt.Errorf("switchover --to %s: its replay stopped (%s): %w", to, target.ReplayError, ErrTargetNotReady)
 	case target.Role != cluster.RoleStandby:
 		return fmt.Errorf("switchover --to %s: it is %s: %w", to, target.Role, ErrTargetNotReady)
+	case target.Tags != nil && target.Tags.NoFailover:
+		return fmt.Errorf("switchover --to %s: it is tagged nofailover and never campaigns; pick another member or clear tags.nofailover: %w", to, ErrTargetNotReady)
 	case n.state.AppliedIndex() > target.AppliedIndex+1000 || target.LagEntries > 1000:
 		return fmt.Errorf("switchover --to %s: it is %d entries behind (applied %d of %d); retry when it has caught up: %w",
 			to, n.state.AppliedIndex()-target.AppliedIndex, target.AppliedIndex, n.state.AppliedIndex(), ErrTargetNotReady)

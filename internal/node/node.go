@@ -57,6 +57,9 @@ type Config struct {
 	Fetch FetchFunc
 	// Tags are this member's candidacy (see tags.go).
 	Tags cluster.Tags
+	// OnRoleChange, if set, is called (it must not block) on every role
+	// change with the contract's role and the token held (0 unless primary).
+	OnRoleChange func(role string, token int64)
 }
 
 // CommitTimeoutOrDefault is the bound on one etcd round trip of the write
@@ -180,7 +183,14 @@ func (n *Node) setRole(role, why string) {
 	n.mu.Lock()
 	old := n.role
 	n.role = role
+	var token int64
+	if n.lead != nil {
+		token = int64(n.lead.Token())
+	}
 	n.mu.Unlock()
+	if old != role && n.cfg.OnRoleChange != nil {
+		n.cfg.OnRoleChange(contractRole(role), token)
+	}
 	if old != role {
 		n.log.Info("role change", "from", old, "to", role, "why", why)
 		if n.cfg.Metrics != nil {
@@ -324,7 +334,7 @@ func (n *Node) term(ctx context.Context) error {
 
 	val := cluster.LeaderValue{NodeID: n.cfg.NodeID, Address: n.cfg.Address, HTTPAddress: n.cfg.HTTPAddress}
 	var lead *election.Leadership
-	for {
+	for !n.cfg.Tags.NoFailover {
 		// Maintenance mode: no candidacy, so no automatic failover.
 		if err := n.waitUnpaused(ctx); err != nil {
 			return err
@@ -335,6 +345,9 @@ func (n *Node) term(ctx context.Context) error {
 			continue
 		}
 		break
+	}
+	if n.cfg.Tags.NoFailover {
+		err = n.shadowOnly(ctx, s, tailDone) // never campaigns; never nil
 	}
 	if err != nil {
 		if rerr := tailer.Err(); rerr != nil {
@@ -397,6 +410,11 @@ func (n *Node) serveAsLeader(ctx context.Context, l *election.Leadership, tailer
 	lctx := l.Context()
 	if to, ok := n.yieldsToSwitchover(lctx); ok {
 		n.log.Info("won the election during a switchover to another member; stepping aside", "to", to)
+		l.Resign(context.WithoutCancel(ctx))
+		return nil
+	}
+	if to, ok := n.yieldsToPriority(lctx); ok {
+		n.log.Info("won the election but a caught-up candidate has a higher failover_priority; stepping aside", "to", to)
 		l.Resign(context.WithoutCancel(ctx))
 		return nil
 	}

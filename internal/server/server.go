@@ -18,6 +18,7 @@ import (
 	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/config"
 	"github.com/gfsha/master/internal/embedetcd"
+	"github.com/gfsha/master/internal/hooks"
 	"github.com/gfsha/master/internal/httpapi"
 	"github.com/gfsha/master/internal/node"
 	"github.com/gfsha/master/internal/rpcserver"
@@ -124,6 +125,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s.rpcAddr, s.webAddr = rl.Addr().String(), hl.Addr().String()
 
 	var n *node.Node
+	hook := hooks.New(cfg.Hooks.OnRoleChange, cfg.Hooks.Timeout, cfg.NodeID, cfg.Cluster, log.With("node", cfg.NodeID))
 	s.Metrics = httpapi.NewMetrics(func() cluster.MemberStatus { return n.Status() })
 	n = node.New(node.Config{
 		Client:        s.etcd,
@@ -145,6 +147,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		Compact:            cfg.Etcd.Compact,
 		Fetch:              rpcserver.FetchFrom(s.rpcDial),
 		Tags:               cluster.Tags{NoFailover: cfg.Tags.NoFailover, FailoverPriority: cfg.Tags.FailoverPriority},
+		OnRoleChange:       hook.RoleChanged,
 	})
 	s.Node = n
 	s.grpc = grpc.NewServer(serverOpts...)
@@ -167,8 +170,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}()
 	go func() { defer s.wg.Done(); s.grpc.Serve(rl) }()
 	go func() { defer s.wg.Done(); s.http.Serve(hl) }()
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.Chunks.Run(rctx) }()
+	go func() { defer s.wg.Done(); hook.Run(rctx) }()
 	s.log.Info("master started", "rpc", s.rpcAddr, "rpc_tls", rpcTLSMode(cfg.TLS), "http", s.webAddr, "cluster", cfg.Cluster)
 	ok = true
 	return s, nil
