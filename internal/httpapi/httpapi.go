@@ -108,6 +108,18 @@ func (x *Metrics) ChunkserversAttached(n func() int) {
 	}, func() float64 { return float64(n()) }))
 }
 
+// ReplicationHealth adds the gauges of chunks with fewer current replicas
+// than chunk.replication and of chunks with none, as the primary's last
+// replica scan counted them (0 unless it serves).
+func (x *Metrics) ReplicationHealth(f func() (under, missing int)) {
+	x.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gfsha_chunks_under_replicated", Help: "Chunks with fewer current replicas than chunk.replication (at least one).",
+	}, func() float64 { u, _ := f(); return float64(u) }))
+	x.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gfsha_chunks_missing", Help: "Chunks with no live current replica.",
+	}, func() float64 { _, m := f(); return float64(m) }))
+}
+
 // RoleChanged implements node.Metrics.
 func (x *Metrics) RoleChanged(role string) {
 	for _, r := range []string{cluster.RoleStandby, cluster.RoleCandidate, cluster.RoleCatchingUp, cluster.RolePrimary} {

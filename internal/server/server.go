@@ -213,6 +213,7 @@ func (s *Server) startChunks(o Options, log *slog.Logger) error {
 	cc.DialOptions = append([]grpc.DialOption{s.rpcDial}, cc.DialOptions...)
 	s.Chunks = chunkmaster.New(s.Node, cc)
 	s.Metrics.ChunkserversAttached(s.Chunks.Attached)
+	s.Metrics.ReplicationHealth(s.Chunks.ReplicationHealth)
 	chunkmaster.Register(s.grpc, s.Chunks)
 	return nil
 }
