@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -52,7 +53,9 @@ func mergedFlags(cmd *cobra.Command) *pflag.FlagSet {
 }
 
 // newLogger makes the process log on stderr: log.level and log.format.
-func newLogger(c config.Log) *slog.Logger {
+func newLogger(c config.Log) *slog.Logger { return newLoggerTo(os.Stderr, c) }
+
+func newLoggerTo(w io.Writer, c config.Log) *slog.Logger {
 	var l slog.Level
 	switch strings.ToLower(c.Level) {
 	case "debug":
@@ -66,9 +69,9 @@ func newLogger(c config.Log) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: l}
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // markUsageErrors makes every command's argument check report a usage

@@ -37,7 +37,12 @@ func newServe() *cobra.Command {
 				return err
 			}
 			<-ctx.Done()
-			log.Info("shutting down: resigning so a standby takes over at once")
+			switch role := s.Node.Role(); role {
+			case "primary", "catching-up":
+				log.Info("shutting down: resigning so a standby takes over at once", "role", role)
+			default:
+				log.Info("shutting down", "role", role)
+			}
 			s.Close()
 			return s.Err()
 		},

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/gfsha/master/internal/config"
 )
 
 func runRoot(t *testing.T, args ...string) (string, error) {
@@ -42,5 +44,18 @@ func TestVersionCommand(t *testing.T) {
 	flag, err := runRoot(t, "--version")
 	if err != nil || !strings.HasPrefix(flag, "master "+got["version"]) {
 		t.Errorf("--version = %q, %v; want it to start with master %s", flag, err, got["version"])
+	}
+}
+
+func TestLogFormat(t *testing.T) {
+	var text, js bytes.Buffer
+	newLoggerTo(&text, config.Log{Level: "info", Format: "text"}).Info("role change", "to", "primary")
+	newLoggerTo(&js, config.Log{Level: "info", Format: "json"}).Info("role change", "to", "primary")
+	if !strings.Contains(text.String(), `msg="role change" to=primary`) {
+		t.Errorf("text log = %q", text.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal(js.Bytes(), &m); err != nil || m["msg"] != "role change" || m["to"] != "primary" {
+		t.Errorf("json log = %q (%v); want one JSON object", js.String(), err)
 	}
 }

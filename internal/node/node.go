@@ -192,7 +192,14 @@ func (n *Node) setRole(role, why string) {
 		n.cfg.OnRoleChange(contractRole(role), token)
 	}
 	if old != role {
-		n.log.Info("role change", "from", old, "to", role, "why", why)
+		// A standby campaigning is still a standby: that step, and a
+		// new session's, are logged at debug level, so that each
+		// failover is one role-change line per member it changes.
+		level := slog.LevelInfo
+		if contractRole(old) == contractRole(role) {
+			level = slog.LevelDebug
+		}
+		n.log.Log(context.Background(), level, "role change", "from", contractRole(old), "to", contractRole(role), "why", why)
 		if n.cfg.Metrics != nil {
 			n.cfg.Metrics.RoleChanged(role)
 		}
@@ -265,7 +272,7 @@ func (n *Node) Run(ctx context.Context) error {
 			<-ctx.Done()
 			return err
 		case err != nil:
-			n.log.Warn("retrying", "err", err, "in", backoff)
+			n.log.Warn("retrying", "err", err, "in", backoff, "etcd", n.cfg.Client.Endpoints())
 			t := time.NewTimer(backoff)
 			select {
 			case <-ctx.Done():
