@@ -31,7 +31,7 @@ func newCtl() *cobra.Command {
 	c.PersistentFlags().Duration("timeout", 30*time.Second, "bound on the whole command (for failover and switchover: on the wait for the new primary too)")
 	c.AddCommand(ctlStatus(), ctlFailover(), ctlNamespace("mkdir"), ctlNamespace("create"), ctlNamespace("rm"),
 		ctlLs(), ctlStat(), ctlMv(), ctlCheckpoint(), ctlPut(), ctlCat(), ctlChunkservers(),
-		ctlSwitchover(), ctlPause(true), ctlPause(false), ctlHistory(), ctlRemove(), ctlFsck())
+		ctlSwitchover(), ctlPause(true), ctlPause(false), ctlHistory(), ctlRemove(), ctlFsck(), ctlDrill())
 	return c
 }
 

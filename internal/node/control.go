@@ -197,6 +197,15 @@ func (n *Node) yieldsToSwitchover(ctx context.Context) (string, bool) {
 	if err != nil || !ok || rec.To == n.cfg.NodeID {
 		return "", false
 	}
+	n.mu.Lock()
+	last := int64(n.lastToken)
+	n.mu.Unlock()
+	if rec.Token != last {
+		// A record of an earlier switchover, completed since: the target
+		// served and wrote under a newer token. Yielding to it again would
+		// hand leadership back to the member just failed over from.
+		return "", false
+	}
 	r, err := n.cfg.Client.Get(ctx, n.cfg.Keys.Member(rec.To), clientv3.WithCountOnly())
 	if err != nil || r.Count == 0 {
 		return "", false

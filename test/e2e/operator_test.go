@@ -60,3 +60,38 @@ func TestDownMemberListedUntilRemoved(t *testing.T) {
 		t.Errorf("%s still listed after ctl remove", victim.ID)
 	}
 }
+
+// TestCtlDrill: `ctl drill --count 5` on a real cluster of two master
+// processes: five leadership changes under its own workload, nothing lost,
+// linearizable.
+func TestCtlDrill(t *testing.T) {
+	c := startCluster(t, "n1", "n2")
+	r := c.Ctl("drill", "--count", "5", "-o", "json")
+	if r.Code != 0 {
+		t.Fatalf("ctl drill: %s", r)
+	}
+	var rep struct {
+		Rounds []struct {
+			Kind, From, To string
+		} `json:"rounds"`
+		Unavailability map[string]struct {
+			Count int     `json:"count"`
+			P50   float64 `json:"p50_ms"`
+			P99   float64 `json:"p99_ms"`
+			Max   float64 `json:"max_ms"`
+		} `json:"unavailability"`
+		AcknowledgedWrites int      `json:"acknowledged_writes"`
+		Lost               []string `json:"lost"`
+		Linearizable       bool     `json:"linearizable"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatalf("ctl drill -o json: %v: %q", err, r.Stdout)
+	}
+	if len(rep.Rounds) != 5 || !rep.Linearizable || len(rep.Lost) != 0 || rep.AcknowledgedWrites == 0 {
+		t.Fatalf("drill report = %+v", rep)
+	}
+	if rep.Unavailability["switchover"].Count != 3 || rep.Unavailability["failover"].Count != 2 {
+		t.Errorf("unavailability = %+v; want 3 switchovers and 2 failovers", rep.Unavailability)
+	}
+	t.Logf("drill: %+v", rep.Unavailability)
+}
