@@ -22,6 +22,7 @@ import (
 	"github.com/gfsha/master/internal/httpapi"
 	"github.com/gfsha/master/internal/node"
 	"github.com/gfsha/master/internal/rpcserver"
+	"github.com/gfsha/master/internal/statuspage"
 	"github.com/gfsha/master/internal/tlsconfig"
 )
 
@@ -157,7 +158,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		hl.Close()
 		return nil, err
 	}
-	s.http = &http.Server{Handler: httpapi.Handler(n, s.Metrics.Registry), ReadHeaderTimeout: 5 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", statuspage.Handler(statuspage.Source{Etcd: s.etcd, Cluster: cfg.Cluster, Self: cfg.NodeID,
+		Chunkservers: s.chunkserverRows}))
+	mux.Handle("/", httpapi.Handler(n, s.Metrics.Registry))
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
@@ -176,6 +181,23 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	s.log.Info("master started", "rpc", s.rpcAddr, "rpc_tls", rpcTLSMode(cfg.TLS), "http", s.webAddr, "cluster", cfg.Cluster)
 	ok = true
 	return s, nil
+}
+
+// chunkserverRows is the status page's chunkserver table, on the primary.
+func (s *Server) chunkserverRows() ([]statuspage.Chunkserver, bool) {
+	if !s.Node.Serving() {
+		return nil, false
+	}
+	snap := s.Chunks.Snapshot()
+	if snap == nil {
+		return nil, false
+	}
+	out := make([]statuspage.Chunkserver, 0, len(snap.Chunkservers))
+	for _, c := range snap.Chunkservers {
+		out = append(out, statuspage.Chunkserver{ID: c.ID, Address: c.Address, Token: int64(c.Token),
+			LastHeartbeatMs: cluster.Ms(c.LastHeartbeat), Chunks: c.Chunks})
+	}
+	return out, true
 }
 
 // startChunks makes the data path's manager and registers its service.
