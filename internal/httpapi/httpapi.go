@@ -90,6 +90,13 @@ func NewMetrics(status func() cluster.MemberStatus) *Metrics {
 	gauge("gfsha_lag_seconds", "Age of the oldest unapplied log entry.", func(s cluster.MemberStatus) float64 { return s.LagMs / 1000 })
 	gauge("gfsha_token", "Fencing token held (0 unless primary).", func(s cluster.MemberStatus) float64 { return float64(s.Token) })
 	gauge("gfsha_last_fenced_index", "Log head (last fenced index) as this member knows it.", func(s cluster.MemberStatus) float64 { return float64(s.LastFencedIndex) })
+	gauge("gfsha_etcd_session_up", "1 while this member holds an etcd session (it can campaign or lead); 0 while etcd is unreachable.",
+		func(s cluster.MemberStatus) float64 {
+			if s.LeaseID == "" {
+				return 0
+			}
+			return 1
+		})
 	gauge("gfsha_checkpoint_index", "Newest local checkpoint.", func(s cluster.MemberStatus) float64 { return float64(s.CheckpointIndex) })
 	v := version.Get()
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gfsha_build_info", Help: "Always 1; the labels say what this binary is."},
