@@ -35,6 +35,7 @@ type Config struct {
 	Log        Log
 	Tags       Tags
 	Hooks      Hooks
+	HTTPTLS    HTTPTLS // http.tls.*: TLS of the HTTP endpoints
 }
 
 // Etcd is how to reach the etcd cluster (keys etcd.*).
@@ -137,6 +138,14 @@ type Log struct {
 type Tags struct {
 	NoFailover       bool // tags.nofailover: replay and serve reads, never campaign
 	FailoverPriority int  // tags.failover_priority: among caught-up candidates the highest leads
+}
+
+// HTTPTLS is TLS on the HTTP endpoints (keys http.tls.*): its own pair, or
+// the RPC server's with RPCKeys. Files are reloaded when they change.
+type HTTPTLS struct {
+	Cert    string // http.tls.cert
+	Key     string // http.tls.key
+	RPCKeys bool   // http.tls.rpc_keys: use tls.cert and tls.key
 }
 
 // Hooks are commands run on events (keys hooks.*).

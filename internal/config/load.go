@@ -174,6 +174,13 @@ func (l *loader) build() Config {
 	c.Tags.NoFailover = l.boolean("tags.nofailover")
 	c.Tags.FailoverPriority = l.integer("tags.failover_priority")
 	l.check("tags.failover_priority", checkIntRange(c.Tags.FailoverPriority, 0, 1000))
+	c.HTTPTLS.Cert = l.str("http.tls.cert")
+	c.HTTPTLS.Key = l.str("http.tls.key")
+	l.pair("http.tls.cert", c.HTTPTLS.Cert, "http.tls.key", c.HTTPTLS.Key)
+	c.HTTPTLS.RPCKeys = l.boolean("http.tls.rpc_keys")
+	if c.HTTPTLS.RPCKeys && c.TLS.Cert == "" {
+		l.check("http.tls.rpc_keys", "set without tls.cert (set tls.cert and tls.key, or http.tls.cert and http.tls.key instead)")
+	}
 	c.Hooks.OnRoleChange = l.str("hooks.on_role_change")
 	c.Hooks.Timeout = l.duration("hooks.timeout")
 	l.check("hooks.timeout", checkPositive(c.Hooks.Timeout))

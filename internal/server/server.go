@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,6 +95,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if s.rpcDial, err = tlsconfig.ClientDialOption(cfg.TLS); err != nil {
 		return nil, err
 	}
+	httpTLS, err := tlsconfig.HTTPServer(cfg.HTTPTLS, cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
 
 	if o.Etcd != nil {
 		s.etcd = o.Etcd
@@ -124,6 +129,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("http_listen: %w", err)
 	}
 	s.rpcAddr, s.webAddr = rl.Addr().String(), hl.Addr().String()
+	if httpTLS != nil {
+		hl = tls.NewListener(hl, httpTLS)
+	}
 
 	var n *node.Node
 	hook := hooks.New(cfg.Hooks.OnRoleChange, cfg.Hooks.Timeout, cfg.NodeID, cfg.Cluster, log.With("node", cfg.NodeID))
