@@ -25,6 +25,7 @@ func newRoot() *cobra.Command {
 	config.Flags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	defer markUsageErrors(root)
+	defer focusHelp(root)
 	root.Version = version.Get().Version
 	root.SetVersionTemplate("master {{.Version}} (`master version` for commit, build date, Go and etcd versions)\n")
 	root.AddCommand(newServe(), newDev(), newCtl(), newMaelstrom(), newChunkserver(), newBench(), newVersion())
@@ -98,4 +99,48 @@ func markUsageErrors(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		markUsageErrors(sub)
 	}
+}
+
+// helpKeys are the configuration keys (by prefix) a command tree uses; its
+// --help shows only those of the inherited key flags, not the server's
+// forty. Commands not listed show them all.
+var helpKeys = map[string][]string{
+	"ctl": {"cluster", "etcd.endpoints", "etcd.dial_timeout", "etcd.username", "etcd.password", "etcd.tls.",
+		"tls.ca", "tls.client_cert", "tls.client_key", "tls.server_name", "read."},
+	"version": {},
+}
+
+// focusHelp makes each command's --help list its own flags, the common
+// ones, and only the configuration keys it reads.
+func focusHelp(root *cobra.Command) {
+	def := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		top := c
+		for top.HasParent() && top.Parent() != root {
+			top = top.Parent()
+		}
+		keep, ok := helpKeys[top.Name()]
+		if !ok || top == root {
+			def(c, args)
+			return
+		}
+		var hidden []*pflag.Flag
+		c.InheritedFlags().VisitAll(func(f *pflag.Flag) {
+			key, isKey := config.IsKeyFlag(f.Name)
+			if !isKey || f.Hidden {
+				return
+			}
+			for _, p := range keep {
+				if strings.HasPrefix(key, p) {
+					return
+				}
+			}
+			f.Hidden = true
+			hidden = append(hidden, f)
+		})
+		def(c, args)
+		for _, f := range hidden {
+			f.Hidden = false
+		}
+	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -57,5 +58,40 @@ func TestLogFormat(t *testing.T) {
 	var m map[string]any
 	if err := json.Unmarshal(js.Bytes(), &m); err != nil || m["msg"] != "role change" || m["to"] != "primary" {
 		t.Errorf("json log = %q (%v); want one JSON object", js.String(), err)
+	}
+}
+
+func TestCtlHelpListsOnlyItsFlags(t *testing.T) {
+	out, err := runRoot(t, "ctl", "status", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--watch", "--etcd-endpoints", "--tls-ca", "-o, --output", "--timeout duration"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ctl status --help lacks %q:\n%s", want, out)
+		}
+	}
+	for _, not := range []string{"--chunk-size", "--wal-max-batch-bytes", "--election-lease-ttl", "--etcd-embed", "--tls-client-ca"} {
+		if strings.Contains(out, not) {
+			t.Errorf("ctl status --help lists the server's %s", not)
+		}
+	}
+	// The server still lists every key, typed.
+	out, _ = runRoot(t, "serve", "--help")
+	if !strings.Contains(out, "--chunk-replication integer") || !strings.Contains(out, "--election-lease-ttl duration") {
+		t.Errorf("serve --help lacks typed key flags:\n%s", out)
+	}
+}
+
+func TestUserMessage(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"create d/g: meta: invalid path: must be absolute", "create d/g: invalid path: must be absolute"},
+		{"client: not found: stat /x: meta: not found", "not found: stat /x: not found"},
+		{"ls /a: not found: not found", "ls /a: not found"},
+		{"config: invalid: election.lease_ttl: bad", "config: invalid: election.lease_ttl: bad"},
+	} {
+		if got := userMessage(errors.New(tc.in)); got != tc.want {
+			t.Errorf("userMessage(%q) = %q; want %q", tc.in, got, tc.want)
+		}
 	}
 }

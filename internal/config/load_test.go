@@ -573,3 +573,20 @@ func TestLoadForeignFlagSet(t *testing.T) {
 		t.Errorf("Load error = %v; want chunk.replication invalid", err)
 	}
 }
+
+func TestFlagTypesShownAndParsedByLoad(t *testing.T) {
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	Flags(fs)
+	for name, want := range map[string]string{"chunk-replication": "integer", "election-lease-ttl": "duration", "cluster": "string"} {
+		if got := fs.Lookup(name).Value.Type(); got != want {
+			t.Errorf("--%s type = %q; want %q", name, got, want)
+		}
+	}
+	if err := fs.Parse([]string{"--chunk-replication", "abc"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := Load("", fs)
+	if err == nil || !strings.Contains(err.Error(), `"abc"`) {
+		t.Errorf("Load(--chunk-replication abc) = %v; want an error quoting the value", err)
+	}
+}
