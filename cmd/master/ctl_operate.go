@@ -85,14 +85,18 @@ func ctlHistory() *cobra.Command {
 				return e.printJSON(map[string]any{"cluster": e.cfg.cluster, "history": hs})
 			}
 			tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tNEW PRIMARY\tTOKEN\tPREVIOUS\tREASON\tDETECT MS\tCATCH UP MS\tFIRST WRITE MS")
+			fmt.Fprintln(tw, "TIME\tNEW PRIMARY\tTOKEN\tPREVIOUS PRIMARY\tPREVIOUS TOKEN\tREASON\tDETECT MS\tCATCH UP MS\tFIRST WRITE MS")
 			for _, h := range hs {
 				detect := "-"
 				if h.Phases.DetectMs != nil {
 					detect = fmt.Sprintf("%.1f", *h.Phases.DetectMs)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%.2f\t%.2f\n", h.Time.Format(time.RFC3339), h.NewPrimary, h.Token,
-					h.PreviousToken, h.Reason, detect, h.Phases.CatchUpMs, h.Phases.FirstWriteMs)
+				prev := h.PreviousPrimary
+				if prev == "" {
+					prev = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%.2f\t%.2f\n", h.Time.Format(time.RFC3339), h.NewPrimary, h.Token,
+					prev, h.PreviousToken, h.Reason, detect, h.Phases.CatchUpMs, h.Phases.FirstWriteMs)
 			}
 			return tw.Flush()
 		}),

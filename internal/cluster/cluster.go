@@ -112,8 +112,11 @@ type HistoryRecord struct {
 	NewPrimary    string    `json:"new_primary"`
 	Token         int64     `json:"token"`
 	PreviousToken int64     `json:"previous_token"`
-	Reason        string    `json:"reason"`
-	Phases        Phases    `json:"phases"`
+	// PreviousPrimary is who held PreviousToken, filled in by readers from
+	// the record of that token (empty when it is not known).
+	PreviousPrimary string `json:"previous_primary,omitempty"`
+	Reason          string `json:"reason"`
+	Phases          Phases `json:"phases"`
 }
 
 // Phases of a failover, in milliseconds. DetectMs (from the old primary
