@@ -15,7 +15,11 @@ import (
 // remove forgets it; a running member cannot be removed.
 func TestStatusListsDownMembersUntilRemoved(t *testing.T) {
 	dc := devcluster.StartT(t, 3)
-	etcd := dc.Masters[0].Etcd()
+	etcd, err := dc.Etcd.Client() // not a master's: the test closes one
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { etcd.Close() })
 	var victim, running string
 	for _, m := range dc.Masters {
 		if !m.Node.Serving() && victim == "" {
