@@ -23,16 +23,16 @@ func TestDrillPassesOnAHealthyCluster(t *testing.T) {
 	}
 	defer cl.Close()
 	var progress bytes.Buffer
-	r, err := drill.Run(ctx, drill.Options{Cluster: "test", Client: cl, Count: 4, Progress: &progress})
+	r, err := drill.Run(ctx, drill.Options{Cluster: "test", Client: cl, Count: 2, Progress: &progress})
 	if err != nil {
 		t.Fatalf("drill: %v\n%s", err, progress.String())
 	}
-	if !r.Passed() || len(r.Rounds) != 4 || r.AcknowledgedWrites == 0 {
+	if !r.Passed() || len(r.Rounds) != 2 || r.AcknowledgedWrites == 0 {
 		t.Fatalf("drill report = %+v", r)
 	}
 	for _, k := range []string{drill.KindSwitchover, drill.KindFailover} {
-		if p := r.Unavailability[k]; p.Count != 2 || p.Max < p.P50 {
-			t.Errorf("unavailability[%s] = %+v; want 2 rounds", k, p)
+		if p := r.Unavailability[k]; p.Count != 1 || p.Max < p.P50 {
+			t.Errorf("unavailability[%s] = %+v; want 1 round", k, p)
 		}
 	}
 	for _, rd := range r.Rounds {
