@@ -97,8 +97,10 @@ func TestRunnerKillsAfterTimeoutAndNeverBlocks(t *testing.T) {
 		r.RoleChanged(roles[i%2], int64(i))
 	}
 	got := waitFile(t, out, func(l []string) bool { return len(l) >= 2 && l[len(l)-1] == "standby" })
-	if got[0] != "primary" || got[len(got)-1] != "standby" {
-		t.Errorf("calls = %q; want the first (primary) and last (standby)", got)
+	// Which early calls ran depends on when the runner woke; the newest
+	// (standby) always runs, and the queue stays bounded.
+	if got[len(got)-1] != "standby" {
+		t.Errorf("calls = %q; want the last to be the newest role (standby)", got)
 	}
 	if len(got) > 10 {
 		t.Errorf("%d calls ran; want the queue bounded", len(got))
