@@ -29,6 +29,7 @@ const (
 	ChunkMaster_Locate_FullMethodName           = "/gfsha.chunk.v1.ChunkMaster/Locate"
 	ChunkMaster_SetFileSize_FullMethodName      = "/gfsha.chunk.v1.ChunkMaster/SetFileSize"
 	ChunkMaster_ListChunkservers_FullMethodName = "/gfsha.chunk.v1.ChunkMaster/ListChunkservers"
+	ChunkMaster_Fsck_FullMethodName             = "/gfsha.chunk.v1.ChunkMaster/Fsck"
 )
 
 // ChunkMasterClient is the client API for ChunkMaster service.
@@ -55,6 +56,8 @@ type ChunkMasterClient interface {
 	SetFileSize(ctx context.Context, in *SetFileSizeRequest, opts ...grpc.CallOption) (*SetFileSizeResponse, error)
 	// The chunkservers this primary knows.
 	ListChunkservers(ctx context.Context, in *ListChunkserversRequest, opts ...grpc.CallOption) (*ListChunkserversResponse, error)
+	// Every file's chunks under a path against the replication factor.
+	Fsck(ctx context.Context, in *FsckRequest, opts ...grpc.CallOption) (*FsckResponse, error)
 }
 
 type chunkMasterClient struct {
@@ -125,6 +128,16 @@ func (c *chunkMasterClient) ListChunkservers(ctx context.Context, in *ListChunks
 	return out, nil
 }
 
+func (c *chunkMasterClient) Fsck(ctx context.Context, in *FsckRequest, opts ...grpc.CallOption) (*FsckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FsckResponse)
+	err := c.cc.Invoke(ctx, ChunkMaster_Fsck_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChunkMasterServer is the server API for ChunkMaster service.
 // All implementations must embed UnimplementedChunkMasterServer
 // for forward compatibility.
@@ -149,6 +162,8 @@ type ChunkMasterServer interface {
 	SetFileSize(context.Context, *SetFileSizeRequest) (*SetFileSizeResponse, error)
 	// The chunkservers this primary knows.
 	ListChunkservers(context.Context, *ListChunkserversRequest) (*ListChunkserversResponse, error)
+	// Every file's chunks under a path against the replication factor.
+	Fsck(context.Context, *FsckRequest) (*FsckResponse, error)
 	mustEmbedUnimplementedChunkMasterServer()
 }
 
@@ -176,6 +191,9 @@ func (UnimplementedChunkMasterServer) SetFileSize(context.Context, *SetFileSizeR
 }
 func (UnimplementedChunkMasterServer) ListChunkservers(context.Context, *ListChunkserversRequest) (*ListChunkserversResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListChunkservers not implemented")
+}
+func (UnimplementedChunkMasterServer) Fsck(context.Context, *FsckRequest) (*FsckResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Fsck not implemented")
 }
 func (UnimplementedChunkMasterServer) mustEmbedUnimplementedChunkMasterServer() {}
 func (UnimplementedChunkMasterServer) testEmbeddedByValue()                     {}
@@ -306,6 +324,24 @@ func _ChunkMaster_ListChunkservers_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChunkMaster_Fsck_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FsckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChunkMasterServer).Fsck(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChunkMaster_Fsck_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChunkMasterServer).Fsck(ctx, req.(*FsckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChunkMaster_ServiceDesc is the grpc.ServiceDesc for ChunkMaster service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -336,6 +372,10 @@ var ChunkMaster_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListChunkservers",
 			Handler:    _ChunkMaster_ListChunkservers_Handler,
+		},
+		{
+			MethodName: "Fsck",
+			Handler:    _ChunkMaster_Fsck_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

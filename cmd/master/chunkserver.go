@@ -39,7 +39,7 @@ func newChunkserver() *cobra.Command {
 			if interval <= 0 || interval > time.Minute {
 				return usageError{fmt.Errorf("--heartbeat-interval %v: use 10ms to 1m", interval)}
 			}
-			log := newLogger(cfg.Log.Level)
+			log := newLogger(cfg.Log)
 			// The RPC's TLS (tls.*) as the masters have it: served, and
 			// used to dial the primary and other chunkservers.
 			serverOpts, err := tlsconfig.ServerOptions(cfg.TLS)

@@ -17,6 +17,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/gfsha/master/client"
+	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/ctl"
 	"github.com/gfsha/master/internal/etcdprobe"
 	"github.com/gfsha/master/internal/server"
@@ -32,18 +33,21 @@ func newCtl() *cobra.Command {
 	c.PersistentFlags().Duration("timeout", 30*time.Second, "bound on the whole command (for failover and switchover: on the wait for the new primary too)")
 	c.AddCommand(ctlStatus(), ctlFailover(), ctlNamespace("mkdir"), ctlNamespace("create"), ctlNamespace("rm"),
 		ctlLs(), ctlStat(), ctlMv(), ctlCheckpoint(), ctlPut(), ctlCat(), ctlChunkservers(),
-		ctlSwitchover(), ctlPause(true), ctlPause(false), ctlHistory())
+		ctlSwitchover(), ctlPause(true), ctlPause(false), ctlHistory(), ctlRemove(), ctlFsck(), ctlDrill())
 	return c
 }
 
 // ctlEnv is what a ctl command needs: config, a bounded context, output.
 type ctlEnv struct {
-	ctx     context.Context
-	cancel  context.CancelFunc
-	timeout time.Duration // --timeout, which bounds ctx
-	json    bool
-	out     io.Writer
-	cfg     clientConfig
+	ctx context.Context
+	// watchCtx ends only at SIGINT/SIGTERM (for --watch, which --timeout
+	// does not bound).
+	watchCtx context.Context
+	cancel   context.CancelFunc
+	timeout  time.Duration // --timeout, which bounds ctx
+	json     bool
+	out      io.Writer
+	cfg      clientConfig
 }
 
 type clientConfig struct {
@@ -67,8 +71,8 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 		return nil, err
 	}
 	timeout, _ := cmd.Flags().GetDuration("timeout")
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(sigCtx, timeout)
 	etcd, err := server.Dial(cfg)
 	if err != nil {
 		cancel()
@@ -116,7 +120,7 @@ func newCtlEnv(cmd *cobra.Command) (*ctlEnv, error) {
 		stop()
 		return nil, err
 	}
-	e := &ctlEnv{ctx: ctx, timeout: timeout, json: format == "json", out: os.Stdout, cfg: clientConfig{cluster: cfg.Cluster, endpoints: cfg.Etcd.Endpoints, c: cl}}
+	e := &ctlEnv{ctx: ctx, watchCtx: sigCtx, timeout: timeout, json: format == "json", out: os.Stdout, cfg: clientConfig{cluster: cfg.Cluster, endpoints: cfg.Etcd.Endpoints, c: cl}}
 	e.cancel = func() { cl.Close(); etcd.Close(); cancel(); stop() }
 	return e, nil
 }
@@ -163,27 +167,114 @@ func (e *ctlEnv) printJSON(v any) error {
 }
 
 func ctlStatus() *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "status",
-		Short: "Show the members, who leads, the fencing token and replay lag",
+		Short: "Show the members (running and down), who leads, the fencing token and replay lag",
 		Args:  cobra.NoArgs,
 		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, _ []string) error {
-			r, err := ctl.Status(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster)
-			if err != nil {
+			watch, _ := cmd.Flags().GetBool("watch")
+			if !watch {
+				r, err := ctl.Status(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster)
+				if err != nil {
+					return err
+				}
+				if e.json {
+					return e.printJSON(r)
+				}
+				return writeStatus(e.out, r, time.Now())
+			}
+			// --watch: redraw every interval until Ctrl-C (not bounded by --timeout).
+			every, _ := cmd.Flags().GetDuration("interval")
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for {
+				r, err := ctl.Status(e.watchCtx, e.cfg.c.Etcd(), e.cfg.cluster)
+				if e.watchCtx.Err() != nil {
+					return nil
+				}
+				if e.json {
+					if err == nil {
+						err = e.printJSON(r)
+					}
+				} else {
+					fmt.Fprint(e.out, "\033[H\033[2J")
+					if err == nil {
+						err = writeStatus(e.out, r, time.Now())
+					}
+				}
+				if err != nil {
+					fmt.Fprintf(e.out, "status: %v\n", err)
+				}
+				select {
+				case <-e.watchCtx.Done():
+					return nil
+				case <-tick.C:
+				}
+			}
+		}),
+	}
+	c.Flags().BoolP("watch", "w", false, "redraw the status every --interval until Ctrl-C")
+	c.Flags().Duration("interval", time.Second, "redraw interval of --watch")
+	return c
+}
+
+// writeStatus prints a Report as text: a summary line, warnings, a table.
+func writeStatus(w io.Writer, r ctl.Report, now time.Time) error {
+	paused := ""
+	if r.Paused {
+		paused = "  PAUSED (no automatic failover; `ctl resume`)"
+	}
+	fmt.Fprintf(w, "cluster %s  primary %q  shadow %q  token %d  last fenced index %d  wal lag %d entries / %.1f ms%s\n",
+		r.Cluster, r.Primary, r.Shadow, r.Token, r.LastFencedIndex, r.WALLagEntries, r.WALLagMs, paused)
+	for _, warn := range ctl.Warnings(r) {
+		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLE\tADDRESS\tHTTP\tLEASE\tAPPLIED\tLAG\tLAG MS\tCHECKPOINT\tTAGS\tLAST SEEN")
+	for _, m := range r.Members {
+		seen := "-"
+		if m.LastSeen != nil {
+			seen = fmt.Sprintf("%s ago", now.Sub(*m.LastSeen).Round(time.Second))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.1f\t%d\t%s\t%s\n", m.NodeID, m.Role, m.Address, m.HTTPAddress, orDash(m.LeaseID),
+			m.AppliedIndex, m.LagEntries, m.LagMs, m.CheckpointIndex, tagsText(m.Tags), seen)
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func tagsText(t *cluster.Tags) string {
+	if t == nil {
+		return "-"
+	}
+	s := fmt.Sprintf("priority=%d", t.FailoverPriority)
+	if t.NoFailover {
+		s = "nofailover"
+	}
+	return s
+}
+
+func ctlRemove() *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove NODE",
+		Short: "Forget a down member, so status stops listing it",
+		Args:  exactArgs(1, "remove NODE"),
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, args []string) error {
+			if err := ctl.Remove(e.ctx, e.cfg.c.Etcd(), e.cfg.cluster, args[0]); err != nil {
 				return err
 			}
 			if e.json {
-				return e.printJSON(r)
+				return e.printJSON(map[string]any{"ok": true, "removed": args[0]})
 			}
-			fmt.Fprintf(e.out, "cluster %s  primary %q  shadow %q  token %d  last fenced index %d  wal lag %d entries / %.1f ms\n\n",
-				r.Cluster, r.Primary, r.Shadow, r.Token, r.LastFencedIndex, r.WALLagEntries, r.WALLagMs)
-			tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NODE\tROLE\tADDRESS\tHTTP\tLEASE\tAPPLIED\tLAG\tLAG MS\tCHECKPOINT")
-			for _, m := range r.Members {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.1f\t%d\n", m.NodeID, m.Role, m.Address, m.HTTPAddress, m.LeaseID,
-					m.AppliedIndex, m.LagEntries, m.LagMs, m.CheckpointIndex)
-			}
-			return tw.Flush()
+			fmt.Fprintf(e.out, "removed %s\n", args[0])
+			return nil
 		}),
 	}
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -102,6 +104,54 @@ func ctlChunkservers() *cobra.Command {
 					s.AttachedAfterServingMs, s.FreeBytes>>20)
 			}
 			return tw.Flush()
+		}),
+	}
+}
+
+// errDataMissing: fsck found chunks with no live current replica (exit 1).
+var errDataMissing = errors.New("data is missing")
+
+func ctlFsck() *cobra.Command {
+	return &cobra.Command{
+		Use:   "fsck [PATH]",
+		Short: "Check every file's chunks against chunk.replication; exit 1 when data is missing",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, args []string) error {
+			path := "/"
+			if len(args) == 1 {
+				path = args[0]
+			}
+			r, err := e.cfg.c.Fsck(e.ctx, path)
+			if err != nil {
+				return nsError("fsck", err)
+			}
+			if e.json {
+				err = e.printJSON(r)
+			} else {
+				fmt.Fprintf(e.out, "%s: %d files, %d chunks, replication %d on %d live chunkservers (primary %s)\n",
+					r.Path, r.Files, r.Chunks, r.Replication, r.Chunkservers, r.Primary)
+				fmt.Fprintf(e.out, "under-replicated %d  over-replicated %d  missing %d  corrupt %d\n",
+					r.UnderReplicated, r.OverReplicated, r.Missing, r.Corrupt)
+				if len(r.Problems) > 0 {
+					fmt.Fprintln(e.out)
+					tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "PATH\tHANDLE\tVERSION\tPROBLEM\tREPLICAS\tSTALE")
+					for _, p := range r.Problems {
+						fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", p.Path, p.Handle, p.Version, p.Problem,
+							orDash(strings.Join(p.Replicas, ",")), orDash(strings.Join(p.Stale, ",")))
+					}
+					tw.Flush()
+				}
+				if r.Healthy() {
+					fmt.Fprintln(e.out, "status: HEALTHY")
+				} else {
+					fmt.Fprintln(e.out, "status: CORRUPT (data is missing)")
+				}
+			}
+			if err == nil && !r.Healthy() {
+				return fmt.Errorf("fsck %s: %d chunks missing, %d corrupt: %w", r.Path, r.Missing, r.Corrupt, errDataMissing)
+			}
+			return err
 		}),
 	}
 }

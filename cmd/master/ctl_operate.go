@@ -89,7 +89,7 @@ func ctlHistory() *cobra.Command {
 				return e.printJSON(map[string]any{"cluster": e.cfg.cluster, "history": hs})
 			}
 			tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tNEW PRIMARY\tTOKEN\tPREVIOUS\tREASON\tDETECT MS\tELECT MS\tCATCH UP MS\tFIRST WRITE MS\tTOTAL MS")
+			fmt.Fprintln(tw, "TIME\tNEW PRIMARY\tTOKEN\tPREVIOUS PRIMARY\tPREVIOUS TOKEN\tREASON\tDETECT MS\tELECT MS\tCATCH UP MS\tFIRST WRITE MS\tTOTAL MS")
 			opt := func(v *float64) string {
 				if v == nil {
 					return "-"
@@ -97,8 +97,12 @@ func ctlHistory() *cobra.Command {
 				return fmt.Sprintf("%.1f", *v)
 			}
 			for _, h := range hs {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%.2f\t%.2f\t%s\n", h.Time.Format(time.RFC3339), h.NewPrimary, h.Token,
-					h.PreviousToken, h.Reason, opt(h.Phases.DetectMs), opt(h.Phases.ElectMs), h.Phases.CatchUpMs, h.Phases.FirstWriteMs, opt(h.Phases.TotalMs))
+				prev := h.PreviousPrimary
+				if prev == "" {
+					prev = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%.2f\t%.2f\t%s\n", h.Time.Format(time.RFC3339), h.NewPrimary, h.Token,
+					prev, h.PreviousToken, h.Reason, opt(h.Phases.DetectMs), opt(h.Phases.ElectMs), h.Phases.CatchUpMs, h.Phases.FirstWriteMs, opt(h.Phases.TotalMs))
 			}
 			return tw.Flush()
 		}),

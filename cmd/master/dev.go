@@ -28,7 +28,7 @@ func newDev() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			log := newLogger(cfg.Log.Level)
+			log := newLogger(cfg.Log)
 			dc, err := devcluster.Start(ctx, devcluster.Options{Base: cfg, Masters: masters, Logger: log})
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gfsha/master/internal/config"
+	"github.com/gfsha/master/internal/version"
 )
 
 func newRoot() *cobra.Command {
@@ -23,7 +25,10 @@ func newRoot() *cobra.Command {
 	config.Flags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	defer markUsageErrors(root)
-	root.AddCommand(newServe(), newDev(), newCtl(), newMaelstrom(), newChunkserver(), newBench())
+	defer focusHelp(root)
+	root.Version = version.Get().Version
+	root.SetVersionTemplate("master {{.Version}} (`master version` for commit, build date, Go and etcd versions)\n")
+	root.AddCommand(newServe(), newDev(), newCtl(), newMaelstrom(), newChunkserver(), newBench(), newVersion())
 	return root
 }
 
@@ -48,9 +53,12 @@ func mergedFlags(cmd *cobra.Command) *pflag.FlagSet {
 	return fs
 }
 
-func newLogger(level string) *slog.Logger {
+// newLogger makes the process log on stderr: log.level and log.format.
+func newLogger(c config.Log) *slog.Logger { return newLoggerTo(os.Stderr, c) }
+
+func newLoggerTo(w io.Writer, c config.Log) *slog.Logger {
 	var l slog.Level
-	switch strings.ToLower(level) {
+	switch strings.ToLower(c.Level) {
 	case "debug":
 		l = slog.LevelDebug
 	case "warn":
@@ -60,7 +68,11 @@ func newLogger(level string) *slog.Logger {
 	default:
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // markUsageErrors makes every command's argument check report a usage
@@ -87,4 +99,48 @@ func markUsageErrors(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		markUsageErrors(sub)
 	}
+}
+
+// helpKeys are the configuration keys (by prefix) a command tree uses; its
+// --help shows only those of the inherited key flags, not the server's
+// forty. Commands not listed show them all.
+var helpKeys = map[string][]string{
+	"ctl": {"cluster", "etcd.endpoints", "etcd.dial_timeout", "etcd.username", "etcd.password", "etcd.tls.",
+		"tls.ca", "tls.client_cert", "tls.client_key", "tls.server_name", "read."},
+	"version": {},
+}
+
+// focusHelp makes each command's --help list its own flags, the common
+// ones, and only the configuration keys it reads.
+func focusHelp(root *cobra.Command) {
+	def := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		top := c
+		for top.HasParent() && top.Parent() != root {
+			top = top.Parent()
+		}
+		keep, ok := helpKeys[top.Name()]
+		if !ok || top == root {
+			def(c, args)
+			return
+		}
+		var hidden []*pflag.Flag
+		c.InheritedFlags().VisitAll(func(f *pflag.Flag) {
+			key, isKey := config.IsKeyFlag(f.Name)
+			if !isKey || f.Hidden {
+				return
+			}
+			for _, p := range keep {
+				if strings.HasPrefix(key, p) {
+					return
+				}
+			}
+			f.Hidden = true
+			hidden = append(hidden, f)
+		})
+		def(c, args)
+		for _, f := range hidden {
+			f.Hidden = false
+		}
+	})
 }

@@ -23,7 +23,7 @@ func newServe() *cobra.Command {
 			if err := cfg.RequireNodeID(); err != nil {
 				return err
 			}
-			log := newLogger(cfg.Log.Level)
+			log := newLogger(cfg.Log)
 			log.Info("config", "cluster", cfg.Cluster, "node_id", cfg.NodeID, "etcd", cfg.Etcd.Endpoints,
 				"embed", cfg.Etcd.Embed, "lease_ttl", cfg.Election.LeaseTTL, "etcd_user", cfg.Redacted().Etcd.Username)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -38,7 +38,12 @@ func newServe() *cobra.Command {
 			}
 			select {
 			case <-ctx.Done():
-				log.Info("shutting down: resigning so a standby takes over at once")
+				switch role := s.Node.Role(); role {
+				case "primary", "catching-up":
+					log.Info("shutting down: resigning so a standby takes over at once", "role", role)
+				default:
+					log.Info("shutting down", "role", role)
+				}
 			case <-s.Done(): // stopped on its own, e.g. a live twin with this node_id
 			}
 			s.Close()

@@ -41,6 +41,10 @@
 //
 // What it does not guarantee: that a chunkserver cut off from etcd learns of
 // a new primary (it keeps the lease it holds until it expires, and the new
-// primary waits that out); that over-replicated chunks are trimmed; any
-// placement beyond "fewest replicas first".
+// primary waits that out); any placement beyond "fewest replicas first".
+//
+// Over-replicated chunks (a chunkserver returning after its chunks were
+// copied elsewhere) are trimmed back to the factor, from the fullest
+// chunkservers, only while no lease may order writes to the chunk. Fsck
+// reports every file's chunks against the factor.
 package chunkmaster

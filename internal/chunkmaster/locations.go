@@ -34,6 +34,9 @@ type term struct {
 	handleMus map[uint64]*sync.Mutex // per chunk: lease grants, copies and deletes take turns
 	lost      map[uint64]bool        // chunks already reported as without a current replica
 	copies    int
+	// underReplicated and missing are the last scan's counts of chunks
+	// with fewer current replicas than the factor, and with none.
+	underReplicated, missing int
 }
 
 // server is a registered chunkserver.

@@ -122,20 +122,37 @@ func (t *term) scan() {
 		ref chunkRef
 	}
 	var needs []need
+	under, missing := 0, 0
 	for h, ref := range refs {
 		cur := t.currentLocked(h, ref.version, now)
 		switch {
-		case len(cur) >= t.m.cfg.Replication:
+		case len(cur) > t.m.cfg.Replication:
+			delete(t.lost, h)
+			for _, s := range t.trimmableLocked(h, cur, now) {
+				d := dels[s.id]
+				if d == nil {
+					d = &del{addr: s.addr, id: s.id}
+					dels[s.id] = d
+				}
+				d.hs = append(d.hs, h)
+				t.m.log.Info("over-replicated chunk: trimming a replica", "chunkserver", s.id, "handle", h,
+					"replicas", len(cur), "replication", t.m.cfg.Replication)
+				t.removeReplicaLocked(s, h)
+			}
+		case len(cur) == t.m.cfg.Replication:
 			delete(t.lost, h)
 		case len(cur) == 0:
+			missing++
 			if !t.lost[h] && now.Sub(t.start) > t.m.cfg.DeadAfter+time.Second && len(t.servers) > 0 {
 				t.lost[h] = true
 				t.m.log.Error("chunk has no live current replica", "handle", h, "version", ref.version)
 			}
 		default:
+			under++
 			needs = append(needs, need{h, ref})
 		}
 	}
+	t.underReplicated, t.missing = under, missing
 	t.mu.Unlock()
 
 	for _, d := range dels {

@@ -99,6 +99,10 @@ type MemberStatus struct {
 	Digest                string     `json:"digest,omitempty"`
 	ReplayError           string     `json:"replay_error,omitempty"`
 	LastPromotion         *Promotion `json:"last_promotion,omitempty"`
+	// Tags are the member's candidacy (tags.*).
+	Tags *Tags `json:"tags,omitempty"`
+	// LastSeen is when a down member last refreshed its registry entry.
+	LastSeen *time.Time `json:"last_seen,omitempty"`
 }
 
 // HistoryRecord is one leadership change, written by the new primary under
@@ -108,8 +112,11 @@ type HistoryRecord struct {
 	NewPrimary    string    `json:"new_primary"`
 	Token         int64     `json:"token"`
 	PreviousToken int64     `json:"previous_token"`
-	Reason        string    `json:"reason"`
-	Phases        Phases    `json:"phases"`
+	// PreviousPrimary is who held PreviousToken, filled in by readers from
+	// the record of that token (empty when it is not known).
+	PreviousPrimary string `json:"previous_primary,omitempty"`
+	Reason          string `json:"reason"`
+	Phases          Phases `json:"phases"`
 }
 
 // Phases of a failover, in milliseconds. DetectMs is how long the cause

@@ -34,6 +34,9 @@ type Config struct {
 	Chunk      Chunk
 	Read       Read
 	Log        Log
+	Tags       Tags
+	Hooks      Hooks
+	HTTPTLS    HTTPTLS // http.tls.*: TLS of the HTTP endpoints
 }
 
 // Etcd is how to reach the etcd cluster (keys etcd.*).
@@ -139,7 +142,28 @@ type Read struct {
 
 // Log is the process log (keys log.*).
 type Log struct {
-	Level string // log.level: debug, info, warn or error
+	Level  string // log.level: debug, info, warn or error
+	Format string // log.format: text or json
+}
+
+// Tags are this member's candidacy (keys tags.*), as Patroni's tags.
+type Tags struct {
+	NoFailover       bool // tags.nofailover: replay and serve reads, never campaign
+	FailoverPriority int  // tags.failover_priority: among caught-up candidates the highest leads
+}
+
+// HTTPTLS is TLS on the HTTP endpoints (keys http.tls.*): its own pair, or
+// the RPC server's with RPCKeys. Files are reloaded when they change.
+type HTTPTLS struct {
+	Cert    string // http.tls.cert
+	Key     string // http.tls.key
+	RPCKeys bool   // http.tls.rpc_keys: use tls.cert and tls.key
+}
+
+// Hooks are commands run on events (keys hooks.*).
+type Hooks struct {
+	OnRoleChange string        // hooks.on_role_change: command run with ROLE NODE CLUSTER TOKEN
+	Timeout      time.Duration // hooks.timeout: a hook still running after this is killed
 }
 
 // RequireNodeID reports an error wrapping ErrInvalid if NodeID is empty.

@@ -64,10 +64,18 @@ var keyDefs = []keyDef{
 	{"read.from", kindString, "any", "which members reads go to: any, primary or shadow (shadows first, the primary last)"},
 	{"read.max_lag", kindDuration, 5 * time.Second, "a stale read is refused by a member whose state may be older than this"},
 	{"log.level", kindString, "info", "log level: debug, info, warn or error"},
+	{"log.format", kindString, "text", "log format on stderr: text or json"},
+	{"tags.nofailover", kindBool, false, "this member replays and serves reads but never campaigns, so never becomes primary (default false)"},
+	{"tags.failover_priority", kindInt, 1, "among caught-up candidates the highest priority leads, 0..1000"},
+	{"hooks.on_role_change", kindString, nil, "command run on every role change with arguments ROLE NODE CLUSTER TOKEN"},
+	{"http.tls.cert", kindString, nil, "certificate file of the HTTP endpoints (with --http-tls-key; empty: plaintext HTTP unless http.tls.rpc_keys)"},
+	{"http.tls.key", kindString, nil, "key file of the HTTP endpoints (with --http-tls-cert)"},
+	{"http.tls.rpc_keys", kindBool, false, "serve the HTTP endpoints over TLS with tls.cert and tls.key (default false)"},
+	{"hooks.timeout", kindDuration, 30 * time.Second, "a role-change hook still running after this is killed"},
 }
 
 // sections are the keys that group other keys; in the file each is a mapping.
-var sections = []string{"etcd", "etcd.tls", "tls", "election", "wal", "checkpoint", "chunk", "read", "log"}
+var sections = []string{"etcd", "etcd.tls", "tls", "election", "wal", "checkpoint", "chunk", "read", "log", "tags", "hooks", "http", "http.tls"}
 
 // flagName returns the flag of key: etcd.dial_timeout -> etcd-dial-timeout.
 func flagName(key string) string {

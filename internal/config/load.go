@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -176,6 +177,24 @@ func (l *loader) build() Config {
 
 	c.Log.Level = strings.ToLower(l.str("log.level"))
 	l.check("log.level", checkLogLevel(c.Log.Level))
+	c.Log.Format = strings.ToLower(l.str("log.format"))
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		l.check("log.format", fmt.Sprintf("%q is not one of text, json", c.Log.Format))
+	}
+
+	c.Tags.NoFailover = l.boolean("tags.nofailover")
+	c.Tags.FailoverPriority = l.integer("tags.failover_priority")
+	l.check("tags.failover_priority", checkIntRange(c.Tags.FailoverPriority, 0, 1000))
+	c.HTTPTLS.Cert = l.str("http.tls.cert")
+	c.HTTPTLS.Key = l.str("http.tls.key")
+	l.pair("http.tls.cert", c.HTTPTLS.Cert, "http.tls.key", c.HTTPTLS.Key)
+	c.HTTPTLS.RPCKeys = l.boolean("http.tls.rpc_keys")
+	if c.HTTPTLS.RPCKeys && c.TLS.Cert == "" {
+		l.check("http.tls.rpc_keys", "set without tls.cert (set tls.cert and tls.key, or http.tls.cert and http.tls.key instead)")
+	}
+	c.Hooks.OnRoleChange = l.str("hooks.on_role_change")
+	c.Hooks.Timeout = l.duration("hooks.timeout")
+	l.check("hooks.timeout", checkPositive(c.Hooks.Timeout))
 	return c
 }
 

@@ -36,6 +36,9 @@ func defaults() Config {
 	c.Chunk.DeadAfter = 3 * time.Second
 	c.Read = Read{Consistency: "linearizable", From: "any", MaxLag: 5 * time.Second}
 	c.Log.Level = "info"
+	c.Log.Format = "text"
+	c.Tags.FailoverPriority = 1
+	c.Hooks.Timeout = 30 * time.Second
 	return c
 }
 
@@ -87,6 +90,13 @@ read:
   max_lag: 2s
 log:
   level: DEBUG
+  format: JSON
+tags:
+  nofailover: true
+  failover_priority: 7
+hooks:
+  on_role_change: /bin/hook
+  timeout: 4s
 `
 
 func allKeysConfig() Config {
@@ -122,6 +132,9 @@ func allKeysConfig() Config {
 	c.Chunk.DeadAfter = 5 * time.Second
 	c.Read = Read{Consistency: "session", From: "shadow", MaxLag: 2 * time.Second}
 	c.Log.Level = "debug"
+	c.Log.Format = "json"
+	c.Tags = Tags{NoFailover: true, FailoverPriority: 7}
+	c.Hooks = Hooks{OnRoleChange: "/bin/hook", Timeout: 4 * time.Second}
 	return c
 }
 
@@ -596,5 +609,22 @@ func TestLoadForeignFlagSet(t *testing.T) {
 	_, _, err := Load("", fs)
 	if !errors.Is(err, ErrInvalid) || !strings.HasPrefix(err.Error(), "chunk.replication: ") {
 		t.Errorf("Load error = %v; want chunk.replication invalid", err)
+	}
+}
+
+func TestFlagTypesShownAndParsedByLoad(t *testing.T) {
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	Flags(fs)
+	for name, want := range map[string]string{"chunk-replication": "integer", "election-lease-ttl": "duration", "cluster": "string"} {
+		if got := fs.Lookup(name).Value.Type(); got != want {
+			t.Errorf("--%s type = %q; want %q", name, got, want)
+		}
+	}
+	if err := fs.Parse([]string{"--chunk-replication", "abc"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := Load("", fs)
+	if err == nil || !strings.Contains(err.Error(), `"abc"`) {
+		t.Errorf("Load(--chunk-replication abc) = %v; want an error quoting the value", err)
 	}
 }

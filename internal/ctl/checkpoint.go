@@ -3,6 +3,7 @@ package ctl
 import (
 	"context"
 	"fmt"
+	"github.com/gfsha/master/internal/cluster"
 
 	"google.golang.org/grpc/status"
 
@@ -30,6 +31,9 @@ func Checkpoint(ctx context.Context, st Report, dial Dialer) (CheckpointReport, 
 	}
 	var primaryAddr string
 	for _, m := range st.Members {
+		if m.Role == cluster.RoleDown {
+			continue // gone; it checkpoints when it restarts
+		}
 		c, err := dial(m.Address)
 		if err != nil {
 			return r, err

@@ -121,6 +121,9 @@ func TestStatusShapeAndFailover(t *testing.T) {
 	if last := hs[len(hs)-1]; last.Reason != "revoke" || last.NewPrimary != f.NewPrimary || last.PreviousToken != f.OldToken || last.Phases.DetectMs == nil {
 		t.Errorf("last history record = %+v; want the revoke, with its detect phase", last)
 	}
+	if last := hs[len(hs)-1]; last.PreviousPrimary != f.FailedMaster {
+		t.Errorf("last history record names previous primary %q; want %s", last.PreviousPrimary, f.FailedMaster)
+	}
 
 	if _, err := ctl.Failover(t.Context(), etcd, "test", "nosuch", time.Second); err == nil {
 		t.Fatal("failover --from nosuch succeeded")
@@ -153,7 +156,13 @@ func waitMembers(t *testing.T, etcd *clientv3.Client, n int) {
 	defer cancel()
 	for {
 		r, err := ctl.Status(ctx, etcd, "test")
-		if err == nil && len(r.Members) == n {
+		live := 0
+		for _, m := range r.Members {
+			if m.Role != cluster.RoleDown {
+				live++
+			}
+		}
+		if err == nil && live == n {
 			return
 		}
 		select {

@@ -66,12 +66,15 @@ func Failover(ctx context.Context, c *clientv3.Client, name, from string, timeou
 	for i := range st.Members {
 		if st.Members[i].NodeID == from {
 			target = &st.Members[i]
-		} else if st.Members[i].ReplayError == "" {
+		} else if st.Members[i].ReplayError == "" && st.Members[i].Role != cluster.RoleDown {
 			others++
 		}
 	}
 	if target == nil {
 		return FailoverReport{}, fmt.Errorf("--from %s: no such member in cluster %q (members: %s)", from, name, memberNames(st))
+	}
+	if target.Role == cluster.RoleDown {
+		return FailoverReport{}, fmt.Errorf("--from %s: that member is already down (no session to revoke); see `master ctl status`", from)
 	}
 	rep := FailoverReport{FailedMaster: from, OldToken: st.Token}
 	if from != st.Primary {

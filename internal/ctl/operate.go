@@ -115,5 +115,12 @@ func History(ctx context.Context, c *clientv3.Client, name string) ([]cluster.Hi
 		out = append(out, h)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Token < out[j].Token })
+	byToken := map[int64]string{}
+	for _, h := range out {
+		byToken[h.Token] = h.NewPrimary
+	}
+	for i := range out {
+		out[i].PreviousPrimary = byToken[out[i].PreviousToken]
+	}
 	return out, nil
 }

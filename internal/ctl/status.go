@@ -67,9 +67,17 @@ func Status(ctx context.Context, c *clientv3.Client, name string) (Report, error
 		r.Members = append(r.Members, m)
 	}
 	refresh(ctx, r.Members)
+	down, err := downMembers(ctx, c, keys, r.Members)
+	if err != nil {
+		return r, err
+	}
+	r.Members = append(r.Members, down...)
 	sort.Slice(r.Members, func(i, j int) bool { return r.Members[i].NodeID < r.Members[j].NodeID })
 	for i := range r.Members {
 		m := &r.Members[i]
+		if m.Role == cluster.RoleDown && m.NodeID != r.Primary {
+			continue
+		}
 		if m.NodeID == r.Primary && m.Role != cluster.RolePrimary && m.Role != cluster.RoleCatchingUp {
 			m.Role = cluster.RoleCatchingUp // won the election, gate not yet open
 		}
@@ -83,7 +91,7 @@ func Status(ctx context.Context, c *clientv3.Client, name string) (Report, error
 	var best *cluster.MemberStatus
 	for i := range r.Members {
 		m := &r.Members[i]
-		if m.NodeID == r.Primary || m.ReplayError != "" {
+		if m.NodeID == r.Primary || m.ReplayError != "" || m.Role == cluster.RoleDown || m.Role == cluster.RoleDisconnected {
 			continue
 		}
 		if best == nil || m.AppliedIndex > best.AppliedIndex {
@@ -126,3 +134,42 @@ func refresh(ctx context.Context, ms []cluster.MemberStatus) {
 	}
 	wg.Wait()
 }
+
+// Warnings are what an operator should notice in r: no caught-up standby
+// to fail over to, a standby that lags, members that are down.
+func Warnings(r Report) []string {
+	var out []string
+	caughtUp, standbys := 0, 0
+	for _, m := range r.Members {
+		switch {
+		case m.Role == cluster.RoleDown:
+			out = append(out, fmt.Sprintf("member %s is down (remove it with `ctl remove %s` if it is gone for good)", m.NodeID, m.NodeID))
+		case m.NodeID == r.Primary:
+		case m.Tags != nil && m.Tags.NoFailover:
+		case m.Role == cluster.RoleStandby:
+			standbys++
+			if m.ReplayError != "" {
+				out = append(out, fmt.Sprintf("standby %s stopped replaying: %s", m.NodeID, m.ReplayError))
+			} else if m.LagEntries == 0 {
+				caughtUp++
+			} else if m.LagEntries > laggingEntries || m.LagMs > laggingMs {
+				out = append(out, fmt.Sprintf("standby %s lags %d entries / %.0f ms", m.NodeID, m.LagEntries, m.LagMs))
+			}
+		}
+	}
+	if r.Primary == "" {
+		out = append(out, "no primary: writes wait until a standby wins the election")
+	}
+	if caughtUp == 0 && standbys == 0 {
+		out = append(out, "no standby that may take over: a failure of the primary stops writes until it returns")
+	} else if caughtUp == 0 {
+		out = append(out, "no caught-up standby: a failover now would first replay the lag")
+	}
+	return out
+}
+
+// A standby is reported lagging beyond these.
+const (
+	laggingEntries = 1000
+	laggingMs      = 1000
+)

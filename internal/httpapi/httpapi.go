@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gfsha/master/internal/cluster"
+	"github.com/gfsha/master/internal/version"
 )
 
 // Member is what the endpoints read.
@@ -89,7 +90,19 @@ func NewMetrics(status func() cluster.MemberStatus) *Metrics {
 	gauge("gfsha_lag_seconds", "Age of the oldest unapplied log entry.", func(s cluster.MemberStatus) float64 { return s.LagMs / 1000 })
 	gauge("gfsha_token", "Fencing token held (0 unless primary).", func(s cluster.MemberStatus) float64 { return float64(s.Token) })
 	gauge("gfsha_last_fenced_index", "Log head (last fenced index) as this member knows it.", func(s cluster.MemberStatus) float64 { return float64(s.LastFencedIndex) })
+	gauge("gfsha_etcd_session_up", "1 while this member holds an etcd session (it can campaign or lead); 0 while etcd is unreachable.",
+		func(s cluster.MemberStatus) float64 {
+			if s.LeaseID == "" {
+				return 0
+			}
+			return 1
+		})
 	gauge("gfsha_checkpoint_index", "Newest local checkpoint.", func(s cluster.MemberStatus) float64 { return float64(s.CheckpointIndex) })
+	v := version.Get()
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "gfsha_build_info", Help: "Always 1; the labels say what this binary is."},
+		[]string{"version", "commit", "build_date", "goversion", "etcd_client"})
+	build.WithLabelValues(v.Version, v.Commit, v.BuildDate, v.GoVersion, v.EtcdClient).Set(1)
+	r.MustRegister(build)
 	r.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return x
 }
@@ -100,6 +113,18 @@ func (x *Metrics) ChunkserversAttached(n func() int) {
 	x.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gfsha_chunkservers_attached", Help: "Chunkservers registered with this primary.",
 	}, func() float64 { return float64(n()) }))
+}
+
+// ReplicationHealth adds the gauges of chunks with fewer current replicas
+// than chunk.replication and of chunks with none, as the primary's last
+// replica scan counted them (0 unless it serves).
+func (x *Metrics) ReplicationHealth(f func() (under, missing int)) {
+	x.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gfsha_chunks_under_replicated", Help: "Chunks with fewer current replicas than chunk.replication (at least one).",
+	}, func() float64 { u, _ := f(); return float64(u) }))
+	x.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gfsha_chunks_missing", Help: "Chunks with no live current replica.",
+	}, func() float64 { _, m := f(); return float64(m) }))
 }
 
 // roleDesc: gfsha_role{role} is 1 for the role `ctl status` and /status
@@ -114,7 +139,7 @@ func (c roleCollector) Describe(ch chan<- *prometheus.Desc) { ch <- roleDesc }
 
 func (c roleCollector) Collect(ch chan<- prometheus.Metric) {
 	role := c.status().Role
-	for _, r := range []string{cluster.RolePrimary, cluster.RoleStandby, cluster.RoleCatchingUp} {
+	for _, r := range []string{cluster.RolePrimary, cluster.RoleStandby, cluster.RoleCatchingUp, cluster.RoleDisconnected} {
 		v := 0.0
 		if r == role {
 			v = 1

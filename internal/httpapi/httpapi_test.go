@@ -74,6 +74,7 @@ func TestStatusAndMetrics(t *testing.T) {
 	code, body = get(t, h, "/metrics")
 	for _, want := range []string{
 		`gfsha_role{role="primary"} 1`,
+		`gfsha_build_info{`,
 		`gfsha_applied_index 42`,
 		`gfsha_token 7`,
 		`gfsha_lag_seconds 1.5`,

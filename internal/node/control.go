@@ -158,6 +158,8 @@ func (n *Node) Switchover(ctx context.Context, to string) error {
 		return fmt.Errorf("switchover --to %s: its replay stopped (%s): %w", to, target.ReplayError, ErrTargetNotReady)
 	case target.Role != cluster.RoleStandby:
 		return fmt.Errorf("switchover --to %s: it is %s: %w", to, target.Role, ErrTargetNotReady)
+	case target.Tags != nil && target.Tags.NoFailover:
+		return fmt.Errorf("switchover --to %s: it is tagged nofailover and never campaigns; pick another member or clear tags.nofailover: %w", to, ErrTargetNotReady)
 	case n.state.AppliedIndex() > target.AppliedIndex+1000 || target.LagEntries > 1000:
 		return fmt.Errorf("switchover --to %s: it is %d entries behind (applied %d of %d); retry when it has caught up: %w",
 			to, n.state.AppliedIndex()-target.AppliedIndex, target.AppliedIndex, n.state.AppliedIndex(), ErrTargetNotReady)
@@ -193,6 +195,15 @@ func (n *Node) yieldsToSwitchover(ctx context.Context) (string, bool) {
 	var rec cluster.SwitchoverRecord
 	ok, err := n.readControl(ctx, cluster.ControlSwitchover, &rec)
 	if err != nil || !ok || rec.To == n.cfg.NodeID {
+		return "", false
+	}
+	n.mu.Lock()
+	last := int64(n.lastToken)
+	n.mu.Unlock()
+	if rec.Token != last {
+		// A record of an earlier switchover, completed since: the target
+		// served and wrote under a newer token. Yielding to it again would
+		// hand leadership back to the member just failed over from.
 		return "", false
 	}
 	r, err := n.cfg.Client.Get(ctx, n.cfg.Keys.Member(rec.To), clientv3.WithCountOnly())

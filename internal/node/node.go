@@ -66,6 +66,11 @@ type Config struct {
 	// CrashDetect: how long the primary's address must actively refuse
 	// connections before this standby revokes its lease (0: off).
 	CrashDetect time.Duration
+	// Tags are this member's candidacy (see tags.go).
+	Tags cluster.Tags
+	// OnRoleChange, if set, is called (it must not block) on every role
+	// change with the contract's role and the token held (0 unless primary).
+	OnRoleChange func(role string, token int64)
 }
 
 // CommitTimeoutOrDefault is the bound on one etcd round trip of the write
@@ -198,9 +203,23 @@ func (n *Node) setRole(role, why string) {
 	n.mu.Lock()
 	old := n.role
 	n.role = role
+	var token int64
+	if n.lead != nil {
+		token = int64(n.lead.Token())
+	}
 	n.mu.Unlock()
+	if old != role && n.cfg.OnRoleChange != nil {
+		n.cfg.OnRoleChange(contractRole(role), token)
+	}
 	if old != role {
-		n.log.Info("role change", "from", old, "to", role, "why", why)
+		// A standby campaigning is still a standby: that step, and a
+		// new session's, are logged at debug level, so that each
+		// failover is one role-change line per member it changes.
+		level := slog.LevelInfo
+		if contractRole(old) == contractRole(role) {
+			level = slog.LevelDebug
+		}
+		n.log.Log(context.Background(), level, "role change", "from", contractRole(old), "to", contractRole(role), "why", why)
 		if n.cfg.Metrics != nil {
 			n.cfg.Metrics.RoleChanged(role)
 		}
@@ -290,7 +309,7 @@ func (n *Node) Run(ctx context.Context) error {
 			<-ctx.Done()
 			return err
 		case err != nil:
-			n.log.Warn("retrying", "err", err, "in", backoff)
+			n.log.Warn("retrying", "err", err, "in", backoff, "etcd", n.cfg.Client.Endpoints())
 			t := time.NewTimer(backoff)
 			select {
 			case <-ctx.Done():
@@ -399,7 +418,7 @@ func (n *Node) term(ctx context.Context) error {
 
 	val := cluster.LeaderValue{NodeID: n.cfg.NodeID, Address: n.cfg.Address, HTTPAddress: n.cfg.HTTPAddress}
 	var lead *election.Leadership
-	for {
+	for !n.cfg.Tags.NoFailover {
 		// Maintenance mode: no candidacy, so no automatic failover.
 		if err := n.waitUnpaused(ctx); err != nil {
 			return err
@@ -410,6 +429,9 @@ func (n *Node) term(ctx context.Context) error {
 			continue
 		}
 		break
+	}
+	if n.cfg.Tags.NoFailover {
+		err = n.shadowOnly(ctx, s, tailDone) // never campaigns; never nil
 	}
 	if err != nil {
 		if rerr := tailer.Err(); rerr != nil {
@@ -472,6 +494,11 @@ func (n *Node) serveAsLeader(ctx context.Context, l *election.Leadership, tailer
 	lctx := l.Context()
 	if to, ok := n.yieldsToSwitchover(lctx); ok {
 		n.log.Info("won the election during a switchover to another member; stepping aside", "to", to)
+		l.Resign(context.WithoutCancel(ctx))
+		return nil
+	}
+	if to, ok := n.yieldsToPriority(lctx); ok {
+		n.log.Info("won the election but a caught-up candidate has a higher failover_priority; stepping aside", "to", to)
 		l.Resign(context.WithoutCancel(ctx))
 		return nil
 	}
@@ -743,7 +770,11 @@ func (n *Node) Status() cluster.MemberStatus {
 	}
 	if n.session != nil {
 		st.LeaseID = n.session.LeaseIDHex()
+	} else if st.Role != cluster.RolePrimary {
+		st.Role = cluster.RoleDisconnected // no session: not a standby until etcd answers
 	}
+	tags := n.cfg.Tags
+	st.Tags = &tags
 	if n.lead != nil {
 		st.Token = int64(n.lead.Token())
 	}

@@ -16,6 +16,9 @@ type statusPub struct {
 	last  []byte
 	lease clientv3.LeaseID
 	at    time.Time
+	// knownAt is when the registry entry (cluster.Keys.KnownMember) was
+	// last refreshed.
+	knownAt time.Time
 }
 
 // publishStatus keeps this member's status key current in etcd, attached to
@@ -49,7 +52,9 @@ func (n *Node) publishOnce(ctx context.Context, force bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !force && string(b) == string(p.last) && s.LeaseID() == p.lease && time.Since(p.at) < 5*time.Second {
-		return nil
+		kctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		return n.touchKnownLocked(kctx)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -63,5 +68,5 @@ func (n *Node) publishOnce(ctx context.Context, force bool) error {
 		return err
 	}
 	p.last, p.lease, p.at = b, s.LeaseID(), time.Now()
-	return nil
+	return n.touchKnownLocked(pctx)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,10 +19,12 @@ import (
 	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/config"
 	"github.com/gfsha/master/internal/embedetcd"
+	"github.com/gfsha/master/internal/hooks"
 	"github.com/gfsha/master/internal/httpapi"
 	"github.com/gfsha/master/internal/incarnation"
 	"github.com/gfsha/master/internal/node"
 	"github.com/gfsha/master/internal/rpcserver"
+	"github.com/gfsha/master/internal/statuspage"
 	"github.com/gfsha/master/internal/tlsconfig"
 )
 
@@ -105,6 +108,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if s.rpcDial, err = tlsconfig.ClientDialOption(cfg.TLS); err != nil {
 		return nil, err
 	}
+	httpTLS, err := tlsconfig.HTTPServer(cfg.HTTPTLS, cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
 
 	if o.Etcd != nil {
 		s.etcd = o.Etcd
@@ -135,8 +142,12 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("http_listen: %w", err)
 	}
 	s.rpcAddr, s.webAddr = rl.Addr().String(), hl.Addr().String()
+	if httpTLS != nil {
+		hl = tls.NewListener(hl, httpTLS)
+	}
 
 	var n *node.Node
+	hook := hooks.New(cfg.Hooks.OnRoleChange, cfg.Hooks.Timeout, cfg.NodeID, cfg.Cluster, log.With("node", cfg.NodeID))
 	s.Metrics = httpapi.NewMetrics(func() cluster.MemberStatus { return n.Status() })
 	n = node.New(node.Config{
 		Client:        s.etcd,
@@ -159,6 +170,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		Fetch:              rpcserver.FetchFrom(s.rpcDial),
 		Incarnation:        s.inc,
 		CrashDetect:        cfg.Election.CrashDetect,
+		Tags:               cluster.Tags{NoFailover: cfg.Tags.NoFailover, FailoverPriority: cfg.Tags.FailoverPriority},
+		OnRoleChange:       hook.RoleChanged,
 	})
 	s.Node = n
 	s.grpc = grpc.NewServer(serverOpts...)
@@ -168,7 +181,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		hl.Close()
 		return nil, err
 	}
-	s.http = &http.Server{Handler: httpapi.Handler(n, s.Metrics.Registry), ReadHeaderTimeout: 5 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", statuspage.Handler(statuspage.Source{Etcd: s.etcd, Cluster: cfg.Cluster, Self: cfg.NodeID,
+		Chunkservers: s.chunkserverRows}))
+	mux.Handle("/", httpapi.Handler(n, s.Metrics.Registry))
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
@@ -182,11 +199,29 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}()
 	go func() { defer s.wg.Done(); s.grpc.Serve(rl) }()
 	go func() { defer s.wg.Done(); s.http.Serve(hl) }()
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.Chunks.Run(rctx) }()
+	go func() { defer s.wg.Done(); hook.Run(rctx) }()
 	s.log.Info("master started", "rpc", s.rpcAddr, "rpc_tls", rpcTLSMode(cfg.TLS), "http", s.webAddr, "cluster", cfg.Cluster)
 	ok = true
 	return s, nil
+}
+
+// chunkserverRows is the status page's chunkserver table, on the primary.
+func (s *Server) chunkserverRows() ([]statuspage.Chunkserver, bool) {
+	if !s.Node.Serving() {
+		return nil, false
+	}
+	snap := s.Chunks.Snapshot()
+	if snap == nil {
+		return nil, false
+	}
+	out := make([]statuspage.Chunkserver, 0, len(snap.Chunkservers))
+	for _, c := range snap.Chunkservers {
+		out = append(out, statuspage.Chunkserver{ID: c.ID, Address: c.Address, Token: int64(c.Token),
+			LastHeartbeatMs: cluster.Ms(c.LastHeartbeat), Chunks: c.Chunks})
+	}
+	return out, true
 }
 
 // startChunks makes the data path's manager and registers its service.
@@ -224,6 +259,7 @@ func (s *Server) startChunks(o Options, log *slog.Logger) error {
 	cc.DialOptions = append([]grpc.DialOption{s.rpcDial}, cc.DialOptions...)
 	s.Chunks = chunkmaster.New(s.Node, cc)
 	s.Metrics.ChunkserversAttached(s.Chunks.Attached)
+	s.Metrics.ReplicationHealth(s.Chunks.ReplicationHealth)
 	chunkmaster.Register(s.grpc, s.Chunks)
 	return nil
 }

@@ -20,7 +20,11 @@
 // What it does not do: it authenticates, it does not authorize. Any client
 // with a certificate from tls.client_ca may call every RPC (namespace,
 // chunkserver heartbeats, checkpoint fetches); use separate CAs per cluster.
-// The HTTP endpoints (http_listen) stay plaintext and unauthenticated: bind
-// them to a trusted network. Certificates are read once; restart a process
-// to rotate them. There is no revocation checking (CRL, OCSP).
+// The HTTP endpoints (http_listen) serve TLS with http.tls.cert/http.tls.key
+// (or the RPC's pair with http.tls.rpc_keys) but never ask for client
+// certificates: they stay unauthenticated, so bind them to a trusted
+// network. Server certificates (RPC and HTTP) are reloaded when their files
+// change (checked at most once a second, at a handshake; a pair that does
+// not load keeps the previous one in service); client and CA files are read
+// once. There is no revocation checking (CRL, OCSP).
 package tlsconfig

@@ -18,11 +18,11 @@ func Server(t config.RPCTLS) (*tls.Config, error) {
 	if t.Cert == "" && t.Key == "" {
 		return nil, nil
 	}
-	kp, err := keyPair("tls.cert", t.Cert, "tls.key", t.Key, time.Now())
+	rl, err := NewReloader("tls.cert", t.Cert, "tls.key", t.Key)
 	if err != nil {
 		return nil, err
 	}
-	out := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{kp}}
+	out := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: rl.GetCertificate}
 	if t.ClientCA != "" {
 		pool, err := certPool("tls.client_ca", t.ClientCA)
 		if err != nil {
@@ -82,4 +82,29 @@ func ClientDialOption(t config.RPCTLS) (grpc.DialOption, error) {
 		return grpc.WithTransportCredentials(insecure.NewCredentials()), nil
 	}
 	return grpc.WithTransportCredentials(credentials.NewTLS(c)), nil
+}
+
+// HTTPServer is the TLS configuration of the HTTP endpoints (http_listen),
+// or nil for plaintext: http.tls.cert/http.tls.key when set, else the RPC
+// server's tls.cert/tls.key when http.tls.rpc_keys is true. Certificates
+// are reloaded when their files change. No client certificate is asked:
+// load balancers and Prometheus probe these endpoints.
+func HTTPServer(h config.HTTPTLS, rpc config.RPCTLS) (*tls.Config, error) {
+	var rl *Reloader
+	var err error
+	switch {
+	case h.Cert != "" || h.Key != "":
+		rl, err = NewReloader("http.tls.cert", h.Cert, "http.tls.key", h.Key)
+	case h.RPCKeys:
+		if rpc.Cert == "" {
+			return nil, &fileError{key: "http.tls.rpc_keys", path: "(tls.cert unset)", msg: "set tls.cert and tls.key, or http.tls.cert and http.tls.key"}
+		}
+		rl, err = NewReloader("tls.cert", rpc.Cert, "tls.key", rpc.Key)
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: rl.GetCertificate}, nil
 }

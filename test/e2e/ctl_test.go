@@ -107,7 +107,7 @@ func TestCtlErrors(t *testing.T) {
 			if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); len(lines) != 1 {
 				t.Errorf("master %s: stderr has %d lines; want one:\n%s", strings.Join(tc.args, " "), len(lines), r.Stderr)
 			}
-			for _, bad := range []string{"goroutine ", "panic:", ".go:"} {
+			for _, bad := range []string{"goroutine ", "panic:", ".go:", "meta: ", "client: "} {
 				if strings.Contains(r.Stderr, bad) {
 					t.Errorf("master %s: stderr looks like a stack trace (%q):\n%s", strings.Join(tc.args, " "), bad, r.Stderr)
 				}
