@@ -2,12 +2,16 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gfsha/master/client"
 )
 
 // dataTimeout is the default bound of put and cat, which move whole files:
@@ -37,7 +41,7 @@ func ctlPut() *cobra.Command {
 			}
 			defer e.cancel()
 			start := time.Now()
-			n, err := e.cfg.c.PutFile(e.ctx, args[0], args[1])
+			n, err := putFile(e.ctx, e.cfg.c, args[0], args[1])
 			if err != nil {
 				return nsError("put", err)
 			}
@@ -50,6 +54,25 @@ func ctlPut() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// putFile streams the local file local to path with the streaming writer.
+func putFile(ctx context.Context, c *client.Client, local, path string) (int64, error) {
+	f, err := os.Open(local)
+	if err != nil {
+		return 0, fmt.Errorf("put %s: local file %s: %v", path, local, unwrapPath(err))
+	}
+	defer f.Close()
+	w, err := c.CreateFile(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(w, f)
+	if err != nil {
+		w.Abort()
+		return n, err
+	}
+	return n, w.Close()
 }
 
 func unwrapPath(err error) error {
@@ -71,10 +94,15 @@ func ctlCat() *cobra.Command {
 				return err
 			}
 			defer e.cancel()
-			w := bufio.NewWriterSize(e.out, 1<<20)
-			if _, err := e.cfg.c.Cat(e.ctx, args[0], w); err != nil {
-				w.Flush()
+			f, err := e.cfg.c.Open(e.ctx, args[0])
+			if err != nil {
 				return nsError("cat", err)
+			}
+			defer f.Close()
+			w := bufio.NewWriterSize(e.out, 1<<20)
+			if _, err := io.Copy(w, f); err != nil {
+				w.Flush()
+				return nsError("cat", fmt.Errorf("cat %s: %w", args[0], err))
 			}
 			return w.Flush()
 		},
