@@ -44,8 +44,8 @@ func TestStreamWriterReader(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Fatalf("Close() = %v", err)
 		}
-		if st, err := c.Stat(ctx, path); err != nil || st.Size != int64(size) {
-			t.Fatalf("Stat(%s) = %+v, %v; want size %d", path, st, err, size)
+		if st, err := c.Stat(ctx, path); err != nil || st.Size != int64(size) || st.Mtime.IsZero() {
+			t.Fatalf("Stat(%s) = %+v, %v; want size %d and a modification time", path, st, err, size)
 		}
 		f, err := c.Open(ctx, path)
 		if err != nil {

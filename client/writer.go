@@ -35,6 +35,7 @@ type Writer struct {
 	stop context.CancelFunc
 
 	chunkSize int64
+	replace   bool                // Close replaces an existing file at path
 	size      int64               // bytes accepted by Write so far
 	buf       []byte              // the piece being filled
 	bufOff    int64               // its offset in the file
@@ -60,6 +61,17 @@ func (c *Client) CreateFile(ctx context.Context, path string) (*Writer, error) {
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
+	return c.newWriter(ctx, path, false)
+}
+
+// ReplaceFile is CreateFile for a path that may exist: Close replaces the
+// file there, if any, with the new one. The replacement is two steps
+// (delete, then rename): a reader between them finds no file.
+func (c *Client) ReplaceFile(ctx context.Context, path string) (*Writer, error) {
+	return c.newWriter(ctx, path, true)
+}
+
+func (c *Client) newWriter(ctx context.Context, path string, replace bool) (*Writer, error) {
 	tmp := hiddenName(path)
 	if err := c.Create(ctx, tmp); err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -73,7 +85,7 @@ func (c *Client) CreateFile(ctx context.Context, path string) (*Writer, error) {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	wctx, stop := context.WithCancel(ctx)
-	return &Writer{c: c, path: path, tmp: tmp, ctx: wctx, stop: stop, chunkSize: loc.ChunkSize,
+	return &Writer{c: c, path: path, tmp: tmp, ctx: wctx, stop: stop, chunkSize: loc.ChunkSize, replace: replace,
 		sem: make(chan struct{}, writeInFlight)}, nil
 }
 
@@ -209,7 +221,13 @@ func (w *Writer) Close() error {
 		}
 	}
 	if err == nil {
-		if err = w.c.Rename(w.ctx, w.tmp, w.path); err != nil {
+		err = w.c.Rename(w.ctx, w.tmp, w.path)
+		if errors.Is(err, ErrExists) && w.replace {
+			if err = w.c.Delete(w.ctx, w.path); err == nil || errors.Is(err, ErrNotFound) {
+				err = w.c.Rename(w.ctx, w.tmp, w.path)
+			}
+		}
+		if err != nil {
 			if errors.Is(err, ErrExists) {
 				err = &Error{Msg: fmt.Sprintf("write %s: path was created by someone else meanwhile; nothing was written there", w.path), kind: ErrExists}
 			} else {

@@ -60,6 +60,13 @@ type Op struct {
 	// and answers a retry of that Seq from memory instead of running it again.
 	ClientID string
 	Seq      uint64
+	// Mtime is the wall-clock time (Unix nanoseconds) the primary stamped on
+	// the op when it logged it; the op sets it as the modification time of
+	// what it changes (a new entry, a file's chunks or size, the directories
+	// whose entries change). Zero (records written before mtimes existed)
+	// changes no modification time. It comes from the log, never from the
+	// replica's clock, so every replica applies the same time.
+	Mtime int64
 }
 
 // opFormatV1 is the first byte of every encoded op.
@@ -75,19 +82,22 @@ const (
 	hasSize
 	hasClientID
 	hasSeq
-	hasAll = hasSeq<<1 - 1
+	hasMtime
+	hasAll = hasMtime<<1 - 1
 )
 
 // Marshal returns the op's binary encoding (see AppendTo).
 func (op Op) Marshal() []byte {
-	n := 3 + len(op.Path) + len(op.Path2) + len(op.ClientID) + 6*binary.MaxVarintLen64
+	n := 3 + len(op.Path) + len(op.Path2) + len(op.ClientID) + 7*binary.MaxVarintLen64
 	return op.AppendTo(make([]byte, 0, n))
 }
 
 // AppendTo appends the op's binary encoding to b and returns the extended
 // slice. The encoding is: format version (1), type, a flags byte saying which
 // fields follow, then those fields in declaration order, strings as a uvarint
-// length and bytes, Handle, Version and Seq as uvarints, Size as a varint.
+// length and bytes, Handle, Version and Seq as uvarints, Size and Mtime as
+// varints. Mtime's flag bit (0x80) was added later: records without it
+// decode as before, with Mtime 0.
 func (op Op) AppendTo(b []byte) []byte {
 	var flags byte
 	if op.Path != "" {
@@ -110,6 +120,9 @@ func (op Op) AppendTo(b []byte) []byte {
 	}
 	if op.Seq != 0 {
 		flags |= hasSeq
+	}
+	if op.Mtime != 0 {
+		flags |= hasMtime
 	}
 	b = append(b, opFormatV1, byte(op.Type), flags)
 	if flags&hasPath != 0 {
@@ -135,6 +148,9 @@ func (op Op) AppendTo(b []byte) []byte {
 	}
 	if flags&hasSeq != 0 {
 		b = binary.AppendUvarint(b, op.Seq)
+	}
+	if flags&hasMtime != 0 {
+		b = binary.AppendVarint(b, op.Mtime)
 	}
 	return b
 }
@@ -198,6 +214,9 @@ func (d *opDecoder) decode() Op {
 	}
 	if flags&hasSeq != 0 {
 		op.Seq = d.uvarint("seq")
+	}
+	if flags&hasMtime != 0 {
+		op.Mtime = d.varint("mtime")
 	}
 	if d.err == "" && len(d.b) != 0 {
 		d.err = fmt.Sprintf("%d trailing bytes", len(d.b))

@@ -18,6 +18,8 @@ var sampleOps = []Op{
 	{Type: OpSetChunkVersion, Handle: 42, Version: 3},
 	{Type: OpSetSize, Path: "/b/f", Size: 64 << 20},
 	{Type: OpSetSize, Path: "/b/f", Size: -1},
+	{Type: OpCreate, Path: "/m", Mtime: 1_765_000_000_123_456_789},
+	{Type: OpMkdir, Path: "/m2", Mtime: -5},
 	{Type: OpSetChunkVersion, Handle: math.MaxUint64, Version: math.MaxUint64},
 	{Type: OpCreate, Path: "/ünïcødé/\x00", Path2: "x", Handle: 1, Version: 2, Size: math.MinInt64, ClientID: "id", Seq: 1},
 }

@@ -12,15 +12,21 @@ import (
 	"slices"
 )
 
-// The snapshot format, version 1. All integers are uvarints unless noted.
+// The snapshot format, version 2. All integers are uvarints unless noted.
 //
-//	magic    "GFSMETA" and the version byte 1
-//	header   applied index, next handle, files, dirs (root included), chunks
+//	magic    "GFSMETA" and the version byte 2
+//	header   applied index, next handle, files, dirs (root included), chunks,
+//	         the root's mtime (varint)
 //	tree     the root directory, where a directory is its entry count and
 //	         then its entries in ascending byte order of name, each entry:
-//	           name length, name, kind byte (0 file, 1 directory), then
+//	           name length, name, kind byte (0 file, 1 directory), mtime
+//	           (varint, Unix nanoseconds), then
 //	           file:      size (varint), chunk count, (handle, version) per chunk
 //	           directory: its own entry count and entries, recursively
+//
+// Version 1 is version 2 without the mtimes; Restore still reads it (every
+// mtime 0), Snapshot writes version 2 only.
+//
 //	dedup    record count, then records by ascending index, each:
 //	           client id length, client id, seq, index, error code byte,
 //	           message length, message, handle, version
@@ -30,7 +36,9 @@ import (
 // the SHA-256 of everything but the trailer.
 const (
 	snapMagic   = "GFSMETA"
-	snapVersion = 1
+	snapVersion = 2
+	// snapVersionNoMtime is the first format, without modification times.
+	snapVersionNoMtime = 1
 
 	kindFile = 0
 	kindDir  = 1
@@ -84,6 +92,7 @@ func (s *State) encodeLocked(w *bufio.Writer) {
 	b = binary.AppendUvarint(b, uint64(s.files))
 	b = binary.AppendUvarint(b, uint64(s.dirs))
 	b = binary.AppendUvarint(b, uint64(len(s.handles)))
+	b = binary.AppendVarint(b, s.root.mtime)
 	w.Write(b)
 	encodeDir(w, s.root, nil)
 
@@ -123,12 +132,14 @@ func encodeDir(w *bufio.Writer, dir *node, names [][]string) [][]string {
 		b = binary.AppendUvarint(b, uint64(len(name)))
 		b = append(b, name...)
 		if n.dir() {
-			w.Write(append(b, kindDir))
+			b = append(b, kindDir)
+			w.Write(binary.AppendVarint(b, n.mtime))
 			deeper := encodeDir(w, n, names[1:])
 			names = append(names[:1], deeper...)
 			continue
 		}
 		b = append(b, kindFile)
+		b = binary.AppendVarint(b, n.mtime)
 		b = binary.AppendVarint(b, n.size)
 		b = binary.AppendUvarint(b, uint64(len(n.chunks)))
 		for _, c := range n.chunks {
@@ -177,6 +188,7 @@ type decoder struct {
 	off    int64  // stream offset of buf[0]
 	eof    bool   // r returned io.EOF
 	err    error  // first error
+	mtimes bool   // the format carries modification times (version 2)
 
 	// Scratch space, so that every allocation is sized by what was actually
 	// read rather than by a count the snapshot claims (which may be corrupt).
@@ -288,6 +300,14 @@ func (d *decoder) bytes(n int) []byte {
 	return b
 }
 
+// mtime reads a modification time, or returns 0 for a format without them.
+func (d *decoder) mtime() int64 {
+	if !d.mtimes {
+		return 0
+	}
+	return d.varint()
+}
+
 func (d *decoder) byte() byte {
 	if b := d.bytes(1); b != nil {
 		return b[0]
@@ -315,8 +335,12 @@ func (d *decoder) state(dedupLimit int) *State {
 		d.corrupt("not a metadata snapshot (bad magic)")
 		return nil
 	}
-	if v := magic[len(snapMagic)]; v != snapVersion {
-		d.corrupt("unknown snapshot format version %d (want %d)", v, snapVersion)
+	switch v := magic[len(snapMagic)]; v {
+	case snapVersion:
+		d.mtimes = true
+	case snapVersionNoMtime:
+	default:
+		d.corrupt("unknown snapshot format version %d (want %d or %d)", v, snapVersionNoMtime, snapVersion)
 		return nil
 	}
 	s := &State{
@@ -328,7 +352,7 @@ func (d *decoder) state(dedupLimit int) *State {
 	if d.err != nil {
 		return nil
 	}
-	s.root = &node{}
+	s.root = &node{mtime: d.mtime()}
 	s.dirs = 1
 	d.dir(s, s.root, 0, 0)
 	if d.err != nil {
@@ -408,14 +432,17 @@ func (d *decoder) dir(s *State, dir *node, depth, pathLen int) {
 			return
 		}
 		e := namedNode{name: string(nb)}
-		switch kind := d.byte(); {
+		kind := d.byte()
+		mtime := d.mtime()
+		switch {
 		case d.err != nil:
 			return
 		case kind == kindFile:
 			e.n = d.file(s)
+			e.n.mtime = mtime
 			s.files++
 		case kind == kindDir:
-			e.n = &node{}
+			e.n = &node{mtime: mtime}
 			d.dir(s, e.n, depth+1, childLen)
 			s.dirs++
 		default:
