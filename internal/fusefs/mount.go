@@ -54,8 +54,8 @@ func New(ctx context.Context, c *client.Client, dir string, probe time.Duration,
 	_, err := c.Stat(pctx, "/")
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("mount %s: cluster %q did not answer within %v (%v); check etcd.endpoints and that a master runs: %w",
-			dir, c.Cluster(), probe, err, ErrUnreachable)
+		return nil, &unreachableError{fmt.Sprintf("mount %s: cluster %q did not answer within %v (%v); check etcd.endpoints and that a master of the cluster runs",
+			dir, c.Cluster(), probe, err)}
 	}
 	mctx, stop := context.WithCancel(context.Background())
 	fsys := &FS{c: c, ctx: mctx, uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), timeout: opts.Timeout,
@@ -85,6 +85,13 @@ func New(ctx context.Context, c *client.Client, dir string, probe time.Duration,
 	}
 	return &Mount{dir: dir, server: server, stop: stop}, nil
 }
+
+// unreachableError is one line for the person who mounts; it wraps
+// ErrUnreachable for code.
+type unreachableError struct{ msg string }
+
+func (e *unreachableError) Error() string { return e.msg }
+func (e *unreachableError) Unwrap() error { return ErrUnreachable }
 
 // Dir is the mount point.
 func (m *Mount) Dir() string { return m.dir }

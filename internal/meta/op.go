@@ -19,10 +19,11 @@ const (
 	OpAddChunk                          // Path: append a new chunk (next handle, version 1) to file Path
 	OpSetChunkVersion                   // Handle, Version: raise a chunk's version (must be above the current one)
 	OpSetSize                           // Path, Size: set a file's size in bytes (>= 0)
+	OpGrowSize                          // Path, Size: raise a file's size to at least Size (record append; never lowers it)
 )
 
 // opLast is the highest defined OpType.
-const opLast = OpSetSize
+const opLast = OpGrowSize
 
 var opNames = [...]string{
 	OpNoop:            "noop",
@@ -33,6 +34,7 @@ var opNames = [...]string{
 	OpAddChunk:        "add-chunk",
 	OpSetChunkVersion: "set-chunk-version",
 	OpSetSize:         "set-size",
+	OpGrowSize:        "grow-size",
 }
 
 // String returns the op's name as used in error messages ("mkdir", "add-chunk").

@@ -271,10 +271,10 @@ func (s *State) planLocked(op Op) (plan, error) {
 		return p, nil
 	case OpRename:
 		return s.planRenameLocked(op)
-	case OpAddChunk, OpSetSize:
-		if op.Type == OpSetSize && op.Size < 0 {
-			return p, fmt.Errorf("set-size %s: size %d is negative; give a size >= 0: %w",
-				showPath(op.Path), op.Size, ErrBadOp)
+	case OpAddChunk, OpSetSize, OpGrowSize:
+		if (op.Type == OpSetSize || op.Type == OpGrowSize) && op.Size < 0 {
+			return p, fmt.Errorf("%s %s: size %d is negative; give a size >= 0: %w",
+				op.Type, showPath(op.Path), op.Size, ErrBadOp)
 		}
 		n, err := s.fileLocked(op.Type.String(), op.Path)
 		if err != nil {
@@ -383,6 +383,11 @@ func (s *State) execLocked(op Op, p plan) Result {
 	case OpSetSize:
 		p.n.size = op.Size
 		p.n.touch(op.Mtime)
+	case OpGrowSize:
+		if op.Size > p.n.size {
+			p.n.size = op.Size
+			p.n.touch(op.Mtime)
+		}
 	}
 	return Result{}
 }
