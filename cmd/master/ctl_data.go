@@ -82,8 +82,31 @@ func unwrapPath(err error) error {
 	return err
 }
 
-func ctlCat() *cobra.Command {
+func ctlAppend() *cobra.Command {
 	return &cobra.Command{
+		Use:   "append PATH",
+		Short: "Append stdin as one record to the file at PATH (GFS record append; the chunk's primary replica picks the offset)",
+		Args:  exactArgs(1, "append PATH"),
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, args []string) error {
+			data, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<30))
+			if err != nil {
+				return fmt.Errorf("append %s: read stdin: %v", args[0], err)
+			}
+			a, err := e.cfg.c.Append(e.ctx, args[0], data)
+			if err != nil {
+				return nsError("append", err)
+			}
+			if e.json {
+				return e.printJSON(map[string]any{"path": args[0], "offset": a.Offset, "length": a.Length, "id": a.ID.String()})
+			}
+			fmt.Fprintf(e.out, "appended %d bytes to %s at offset %d (record %s)\n", len(data), args[0], a.Offset, a.ID)
+			return nil
+		}),
+	}
+}
+
+func ctlCat() *cobra.Command {
+	c := &cobra.Command{
 		Use:   "cat PATH",
 		Short: "Write the file at PATH to stdout (read from any up-to-date replica)",
 		Args:  exactArgs(1, "cat PATH"),
@@ -94,6 +117,18 @@ func ctlCat() *cobra.Command {
 				return err
 			}
 			defer e.cancel()
+			if records, _ := cmd.Flags().GetBool("records"); records {
+				w := bufio.NewWriterSize(e.out, 1<<20)
+				err := e.cfg.c.ScanRecords(e.ctx, args[0], func(r client.Record) error {
+					_, err := w.Write(r.Data)
+					return err
+				})
+				if err != nil {
+					w.Flush()
+					return nsError("cat", err)
+				}
+				return w.Flush()
+			}
 			f, err := e.cfg.c.Open(e.ctx, args[0])
 			if err != nil {
 				return nsError("cat", err)
@@ -107,6 +142,8 @@ func ctlCat() *cobra.Command {
 			return w.Flush()
 		},
 	}
+	c.Flags().Bool("records", false, "the file holds appended records (ctl append): print each record's data once, without framing, padding or duplicates")
+	return c
 }
 
 func ctlChunkservers() *cobra.Command {

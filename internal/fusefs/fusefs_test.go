@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -259,6 +260,49 @@ func TestMountRsync(t *testing.T) {
 	os.Chtimes(filepath.Join(src, "x", "r0"), time.Now().Add(time.Hour), time.Now().Add(time.Hour))
 	run(t, "rsync", "-a", src+"/", filepath.Join(mnt, "copy")+"/")
 	run(t, "diff", "-r", src, filepath.Join(mnt, "copy"))
+}
+
+// TestMountAppend: eight shells append lines with >> at once; each line is
+// one record, present exactly once.
+func TestMountAppend(t *testing.T) {
+	needFuse(t)
+	_, c := cluster(t, 1, 256<<10, "")
+	mnt := mount(t, c)
+	f := filepath.Join(mnt, "log")
+	run(t, "touch", f)
+	const procs, each = 8, 20
+	errs := make(chan error, procs)
+	for p := range procs {
+		go func() {
+			script := fmt.Sprintf("i=0; while [ $i -lt %d ]; do echo \"proc %d line $i\" >> %s || exit 1; i=$((i+1)); done", each, p, f)
+			out, err := exec.Command("sh", "-c", script).CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("%v: %s", err, out)
+			}
+			errs <- err
+		}()
+	}
+	for range procs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	got := map[string]int{}
+	if err := c.ScanRecords(ctx, "/log", func(r client.Record) error { got[string(r.Data)]++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for p := range procs {
+		for i := range each {
+			if line := fmt.Sprintf("proc %d line %d\n", p, i); got[line] != 1 {
+				t.Errorf("%q read %d times; want 1", line, got[line])
+			}
+		}
+	}
+	if len(got) != procs*each {
+		t.Errorf("%d distinct records; want %d", len(got), procs*each)
+	}
 }
 
 // TestMountUnreachable: a mount whose cluster does not answer fails at once
