@@ -282,7 +282,10 @@ func (c *Client) readChunkRange(ctx context.Context, path string, idx int, ch *c
 	backoff := 50 * time.Millisecond
 	var errs []string
 	for {
-		for _, rep := range ch.Replicas {
+		// Start at a replica chosen by the offset, so a reader's blocks in
+		// flight spread over every replica.
+		for k := range ch.Replicas {
+			rep := ch.Replicas[(k+int(off/readBlock))%len(ch.Replicas)]
 			got := int64(w.n)
 			_, err := c.readFrom(ctx, rep, ch, off+got, want-got, w)
 			if int64(w.n) == want {
