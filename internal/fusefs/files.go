@@ -111,6 +111,22 @@ type writeHandle struct {
 	done bool
 }
 
+// startsEmpty says whether a write at off, on a handle with no writer
+// yet, starts an empty file: writing it from 0 is no overwrite (fio and
+// some editors create the file, close it, and open it again to write).
+func (h *writeHandle) startsEmpty(ctx context.Context, off int64) bool {
+	h.mu.Lock()
+	w := h.w
+	h.mu.Unlock()
+	if w != nil || off != 0 {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.fsys.timeout)
+	defer cancel()
+	e, err := h.fsys.c.Stat(ctx, h.path)
+	return err == nil && !e.Dir && e.Size == 0
+}
+
 // forget drops h from the handles waiting for a truncate.
 func (f *FS) forget(h *writeHandle) {
 	f.mu.Lock()
@@ -150,7 +166,12 @@ var (
 	_ fs.FileReader   = (*writeHandle)(nil)
 )
 
-func (h *writeHandle) Write(_ context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+func (h *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if h.startsEmpty(ctx, off) {
+		if e := h.truncate(); e != 0 {
+			return 0, e
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.done {

@@ -381,4 +381,3 @@ func TestMountUnreachable(t *testing.T) {
 		t.Fatalf("New(unreachable) = %v; want one line wrapping ErrUnreachable", err)
 	}
 }
-
