@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log"
 	"os"
 	"os/signal"
 	"syscall"
@@ -44,12 +45,15 @@ func newMount() *cobra.Command {
 				return err
 			}
 			defer etcd.Close()
-			cl, err := client.New(ctx, client.Config{Etcd: etcd, Cluster: cfg.Cluster, TLS: rpcTLS})
+			// A call waits through a failover, even one that must let a chunk
+			// lease of the old primary run out (chunk.lease, 60 s by default).
+			cl, err := client.New(ctx, client.Config{Etcd: etcd, Cluster: cfg.Cluster, TLS: rpcTLS,
+				DefaultTimeout: 2*cfg.Chunk.Lease + 30*time.Second})
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			m, err := fusefs.New(ctx, cl, args[0], probe, fusefs.Options{Debug: debug})
+			m, err := fusefs.New(ctx, cl, args[0], probe, fusefs.Options{Debug: debug, Log: log.New(os.Stderr, "master: mount: ", log.LstdFlags)})
 			if err != nil {
 				return err
 			}

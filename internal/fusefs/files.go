@@ -58,7 +58,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		if err != nil {
 			return nil, 0, errno(err)
 		}
-		return &readHandle{r: r}, 0, 0
+		return &readHandle{r: r, fsys: n.fsys, path: p}, 0, 0
 	case flags&syscall.O_APPEND != 0:
 		return &appendHandle{fsys: n.fsys, path: p}, fuse.FOPEN_DIRECT_IO, 0
 	}
@@ -78,7 +78,11 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 }
 
 // readHandle reads a file through the client's streaming Reader.
-type readHandle struct{ r *client.Reader }
+type readHandle struct {
+	r    *client.Reader
+	fsys *FS
+	path string
+}
 
 var (
 	_ fs.FileReader   = (*readHandle)(nil)
@@ -88,6 +92,7 @@ var (
 func (h *readHandle) Read(_ context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	n, err := h.r.ReadAt(dest, off)
 	if err != nil && err != io.EOF {
+		h.fsys.logf("read %s at %d: %v", h.path, off, err)
 		return nil, syscall.EIO
 	}
 	return fuse.ReadResultData(dest[:n]), 0
@@ -186,6 +191,7 @@ func (h *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 	n, err := h.w.Write(data)
 	if err != nil {
 		h.err = err
+		h.fsys.logf("write %s: %v", h.path, err)
 		return uint32(n), syscall.EIO
 	}
 	return uint32(n), 0
@@ -217,6 +223,9 @@ func (h *writeHandle) finishLocked() syscall.Errno {
 	}
 	if h.err == nil {
 		h.err = h.w.Close()
+		if h.err != nil {
+			h.fsys.logf("close %s: %v", h.path, h.err)
+		}
 	} else {
 		h.w.Abort()
 	}

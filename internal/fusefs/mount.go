@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"os/exec"
 	"sync"
@@ -22,6 +23,9 @@ type Options struct {
 	Timeout time.Duration
 	// Debug logs every FUSE request.
 	Debug bool
+	// Log receives the failures programs see only as an errno (EIO); nil
+	// for none.
+	Log *log.Logger
 }
 
 // Mount serves the namespace of c's master group at dir.
@@ -58,7 +62,7 @@ func New(ctx context.Context, c *client.Client, dir string, probe time.Duration,
 			dir, c.Cluster(), probe, err)}
 	}
 	mctx, stop := context.WithCancel(context.Background())
-	fsys := &FS{c: c, ctx: mctx, uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), timeout: opts.Timeout,
+	fsys := &FS{c: c, ctx: mctx, uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), timeout: opts.Timeout, log: opts.Log,
 		pending: map[string]*client.Writer{}, opened: map[string]*writeHandle{}}
 	zero, entry := time.Duration(0), time.Second
 	server, err := fs.Mount(dir, &node{fsys: fsys}, &fs.Options{

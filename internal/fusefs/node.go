@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"errors"
+	"log"
 	"path"
 	"sync"
 	"syscall"
@@ -30,6 +31,7 @@ type FS struct {
 	// are bounded by the mount's context only: a read or a write waits
 	// through a failover.
 	timeout time.Duration
+	log     *log.Logger // nil: quiet
 
 	mu      sync.Mutex                // guards pending and opened
 	pending map[string]*client.Writer // files being written, by path: they exist on close
@@ -73,6 +75,10 @@ func errno(err error) syscall.Errno {
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, context.Canceled):
+		// The kernel interrupted the call (the caller got a signal, e.g.
+		// Go's preemption): EINTR makes the caller retry, EIO would fail it.
+		return syscall.EINTR
 	case errors.Is(err, client.ErrNotFound):
 		return syscall.ENOENT
 	case errors.Is(err, client.ErrExists):
@@ -104,6 +110,13 @@ func (f *FS) fill(out *fuse.Attr, e client.Entry) {
 	}
 }
 
+// logf reports a failure the program only sees as an errno.
+func (f *FS) logf(format string, args ...any) {
+	if f.log != nil {
+		f.log.Printf(format, args...)
+	}
+}
+
 func (f *FS) writer(p string) *client.Writer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -123,7 +136,13 @@ func (n *node) stat(ctx context.Context, p string) (client.Entry, error) {
 // Getattr is stat(2).
 func (n *node) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	e, err := n.stat(ctx, n.path())
+	if err != nil && ctx.Err() != nil {
+		return syscall.EINTR
+	}
 	if err != nil {
+		if e := errno(err); e == syscall.EIO {
+			n.fsys.logf("stat %s: %v", n.path(), err)
+		}
 		return errno(err)
 	}
 	n.fsys.fill(&out.Attr, e)
