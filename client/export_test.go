@@ -17,3 +17,12 @@ func (c *Client) AppendTwiceForTest(ctx context.Context, path string, data []byt
 	}
 	return nil
 }
+
+// SetWritePieceForTest makes writers created from now on cut pieces of n
+// bytes, until the returned function restores the default. Not for
+// parallel tests.
+func SetWritePieceForTest(n int64) func() {
+	old := writePiece
+	writePiece = n
+	return func() { writePiece = old }
+}

@@ -19,8 +19,11 @@ func TestStreamWriterReader(t *testing.T) {
 	if err := c.Mkdir(ctx, "/s"); err != nil {
 		t.Fatal(err)
 	}
+	// 40 KiB pieces: several pieces of one 256 KiB chunk are in flight at
+	// once, and must still land in order.
+	defer client.SetWritePieceForTest(40 << 10)()
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, size := range []int{0, 1, 256 << 10, 5<<20 + 12345} {
+	for _, size := range []int{0, 1, 256 << 10, 1<<20 + 12345} {
 		data := make([]byte, size)
 		for i := range data {
 			data[i] = byte(r.Uint32())

@@ -18,10 +18,11 @@ import (
 // written in order (a chunk never has a hole); pieces of different chunks
 // overlap. Chunks are allocated in file order by the caller's goroutine.
 
-const (
-	writePiece    = 8 << 20
-	writeInFlight = 4
-)
+const writeInFlight = 4
+
+// writePiece is the largest piece (a variable so that tests can make
+// several pieces of one chunk be in flight at once).
+var writePiece int64 = 8 << 20
 
 // Writer writes a new file. It is not safe for concurrent use (one
 // writer, as a file is written sequentially). The file appears at its path,
@@ -36,6 +37,7 @@ type Writer struct {
 
 	chunkSize int64
 	replace   bool                // Close replaces an existing file at path
+	piece     int64               // the largest piece
 	size      int64               // bytes accepted by Write so far
 	buf       []byte              // the piece being filled
 	bufOff    int64               // its offset in the file
@@ -85,7 +87,7 @@ func (c *Client) newWriter(ctx context.Context, path string, replace bool) (*Wri
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	wctx, stop := context.WithCancel(ctx)
-	return &Writer{c: c, path: path, tmp: tmp, ctx: wctx, stop: stop, chunkSize: loc.ChunkSize, replace: replace,
+	return &Writer{c: c, path: path, tmp: tmp, ctx: wctx, stop: stop, chunkSize: loc.ChunkSize, replace: replace, piece: writePiece,
 		sem: make(chan struct{}, writeInFlight)}, nil
 }
 
@@ -129,7 +131,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		}
 		if w.buf == nil {
 			w.bufOff = w.size
-			room := min(writePiece, w.chunkSize-w.size%w.chunkSize)
+			room := min(w.piece, w.chunkSize-w.size%w.chunkSize)
 			w.buf = make([]byte, 0, room)
 		}
 		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
