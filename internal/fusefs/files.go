@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -34,6 +37,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, _ uint32, 
 		return nil, nil, 0, errno(err)
 	}
 	h := n.fsys.track(p, w)
+	h.owner = callerPid(ctx)
 	return n.newChild(ctx, client.Entry{Name: name}, out), h, 0, 0
 }
 
@@ -65,7 +69,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if n.fsys.writer(p) != nil {
 		return nil, 0, syscall.EBUSY // being written by this mount
 	}
-	h := &writeHandle{fsys: n.fsys, path: p}
+	h := &writeHandle{fsys: n.fsys, path: p, owner: callerPid(ctx)}
 	n.fsys.mu.Lock()
 	n.fsys.opened[p] = h // for the truncate the kernel sends without the handle
 	n.fsys.mu.Unlock()
@@ -107,8 +111,9 @@ func (h *readHandle) Release(context.Context) syscall.Errno {
 // publishes it. A handle opened on an existing file has no writer until it
 // is truncated to 0, which starts a replacement.
 type writeHandle struct {
-	fsys *FS
-	path string
+	fsys  *FS
+	path  string
+	owner uint32 // pid of the process that opened it: its close publishes
 
 	mu   sync.Mutex // guards w, err and done; the kernel may call in parallel
 	w    *client.Writer
@@ -202,11 +207,40 @@ func (h *writeHandle) Read(context.Context, []byte, int64) (fuse.ReadResult, sys
 	return nil, syscall.EBADF
 }
 
-// Flush is close(2): it publishes the file and reports the write's outcome.
-func (h *writeHandle) Flush(context.Context) syscall.Errno {
+// Flush is close(2) of one descriptor. The opener's close publishes the
+// file and reports the write's outcome. The kernel also flushes when any
+// other copy of the descriptor closes, e.g. the copy a forked child
+// inherits and drops at exec: those are ignored, and Release (the last
+// close) publishes if the opener never closed.
+func (h *writeHandle) Flush(ctx context.Context) syscall.Errno {
+	if pid := callerPid(ctx); pid != 0 && h.owner != 0 && pid != h.owner {
+		return 0
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.finishLocked()
+}
+
+// callerPid is the process (thread group) a FUSE request came from, 0 if
+// unknown. The kernel names the calling thread; its thread group is the
+// process, whichever of its threads opens and closes.
+func callerPid(ctx context.Context) uint32 {
+	c, ok := fuse.FromContext(ctx)
+	if !ok || c.Pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(c.Pid), 10) + "/status")
+	if err != nil {
+		return c.Pid
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32); err == nil {
+				return uint32(n)
+			}
+		}
+	}
+	return c.Pid
 }
 
 func (h *writeHandle) finishLocked() syscall.Errno {

@@ -124,7 +124,6 @@ func sha(t testing.TB, path string) string {
 // TestMountPrograms drives the mount with cp, sha256sum, tar, diff -r,
 // find, mv and rm.
 func TestMountPrograms(t *testing.T) {
-	t.Parallel()
 	needFuse(t)
 	_, c := cluster(t, 1, 1<<20, "")
 	mnt := mount(t, c)
@@ -186,7 +185,6 @@ func TestMountPrograms(t *testing.T) {
 
 // TestMountErrnos checks what GFS cannot do fails with the documented errno.
 func TestMountErrnos(t *testing.T) {
-	t.Parallel()
 	needFuse(t)
 	_, c := cluster(t, 1, 1<<20, "")
 	mnt := mount(t, c)
@@ -240,7 +238,6 @@ func TestMountErrnos(t *testing.T) {
 
 // TestMountRsync copies a tree in with rsync -a and checks it.
 func TestMountRsync(t *testing.T) {
-	t.Parallel()
 	needFuse(t)
 	needs(t, "rsync", "rsync")
 	_, c := cluster(t, 1, 1<<20, "")
@@ -265,7 +262,6 @@ func TestMountRsync(t *testing.T) {
 // TestMountAppend: eight shells append lines with >> at once; each line is
 // one record, present exactly once.
 func TestMountAppend(t *testing.T) {
-	t.Parallel()
 	needFuse(t)
 	_, c := cluster(t, 1, 256<<10, "")
 	mnt := mount(t, c)
@@ -310,7 +306,6 @@ func TestMountAppend(t *testing.T) {
 // across a failover (the primary's lease revoked midway), with no error
 // and the right bytes.
 func TestMountAcrossFailover(t *testing.T) {
-	t.Parallel()
 	needFuse(t)
 	dc, c := cluster(t, 2, 1<<20, "")
 	mnt := mount(t, c)
@@ -374,7 +369,6 @@ func TestMountAcrossFailover(t *testing.T) {
 // TestMountUnreachable: a mount whose cluster does not answer fails at once
 // with one clear error.
 func TestMountUnreachable(t *testing.T) {
-	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	c, err := client.New(ctx, client.Config{Endpoints: []string{"127.0.0.1:1"}, Cluster: "nowhere", DialTimeout: time.Second})
