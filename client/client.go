@@ -82,6 +82,9 @@ type Entry struct {
 	Size   int64   `json:"size"`
 	Chunks int     `json:"chunks"`
 	Handle []Chunk `json:"-"`
+	// Mtime is the last modification (zero for entries last changed
+	// before the master recorded times).
+	Mtime time.Time `json:"-"`
 }
 
 // Chunk is one chunk of a file.
@@ -600,6 +603,9 @@ func (c *Client) List(ctx context.Context, path string) ([]Entry, error) {
 
 func entryOf(e *masterpb.Entry) Entry {
 	out := Entry{Name: e.Name, Dir: e.Dir, Size: e.Size, Chunks: len(e.Chunks)}
+	if e.MtimeNs != 0 {
+		out.Mtime = time.Unix(0, e.MtimeNs)
+	}
 	for _, ch := range e.Chunks {
 		out.Handle = append(out.Handle, Chunk{Handle: ch.Handle, Version: ch.Version})
 	}

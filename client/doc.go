@@ -34,6 +34,12 @@
 // retry look stale. At most 4,096 mutations are in flight per client (more
 // wait), and concurrent mutations travel in Batch calls of at most 1 MiB.
 //
+// Data: Open returns a streaming Reader (ReadAt, Read, read-ahead over
+// cached chunk locations), CreateFile a streaming Writer (several pieces in
+// flight, bounded memory, the file published on Close); Append is GFS
+// record append (the chunk's primary replica picks the offset; records
+// carry ids, ScanRecords drops duplicates and skips padding).
+//
 // Errors wrap the package's sentinels (ErrNotFound, ErrExists, ...), to be
 // tested with errors.Is; their text is the master's message.
 package client

@@ -32,7 +32,7 @@ func newCtl() *cobra.Command {
 	c.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
 	c.PersistentFlags().Duration("timeout", 30*time.Second, "bound on the whole command (for failover and switchover: on the wait for the new primary too)")
 	c.AddCommand(ctlStatus(), ctlFailover(), ctlNamespace("mkdir"), ctlNamespace("create"), ctlNamespace("rm"),
-		ctlLs(), ctlStat(), ctlMv(), ctlCheckpoint(), ctlPut(), ctlCat(), ctlChunkservers(),
+		ctlLs(), ctlStat(), ctlMv(), ctlCheckpoint(), ctlPut(), ctlCat(), ctlAppend(), ctlChunkservers(),
 		ctlSwitchover(), ctlPause(true), ctlPause(false), ctlHistory(), ctlRemove(), ctlFsck(), ctlDrill())
 	return c
 }

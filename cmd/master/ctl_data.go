@@ -2,14 +2,18 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gfsha/master/client"
 )
 
 // dataTimeout is the default bound of put and cat, which move whole files:
@@ -39,7 +43,7 @@ func ctlPut() *cobra.Command {
 			}
 			defer e.cancel()
 			start := time.Now()
-			n, err := e.cfg.c.PutFile(e.ctx, args[0], args[1])
+			n, err := putFile(e.ctx, e.cfg.c, args[0], args[1])
 			if err != nil {
 				return e.explain(nsError("put", err))
 			}
@@ -54,6 +58,25 @@ func ctlPut() *cobra.Command {
 	}
 }
 
+// putFile streams the local file local to path with the streaming writer.
+func putFile(ctx context.Context, c *client.Client, local, path string) (int64, error) {
+	f, err := os.Open(local)
+	if err != nil {
+		return 0, fmt.Errorf("put %s: local file %s: %v", path, local, unwrapPath(err))
+	}
+	defer f.Close()
+	w, err := c.CreateFile(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(w, f)
+	if err != nil {
+		w.Abort()
+		return n, err
+	}
+	return n, w.Close()
+}
+
 func unwrapPath(err error) error {
 	if pe, ok := err.(*os.PathError); ok {
 		return pe.Err
@@ -61,8 +84,31 @@ func unwrapPath(err error) error {
 	return err
 }
 
-func ctlCat() *cobra.Command {
+func ctlAppend() *cobra.Command {
 	return &cobra.Command{
+		Use:   "append PATH",
+		Short: "Append stdin as one record to the file at PATH (GFS record append; the chunk's primary replica picks the offset)",
+		Args:  exactArgs(1, "append PATH"),
+		RunE: withEnv(func(cmd *cobra.Command, e *ctlEnv, args []string) error {
+			data, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<30))
+			if err != nil {
+				return fmt.Errorf("append %s: read stdin: %v", args[0], err)
+			}
+			a, err := e.cfg.c.Append(e.ctx, args[0], data)
+			if err != nil {
+				return nsError("append", err)
+			}
+			if e.json {
+				return e.printJSON(map[string]any{"path": args[0], "offset": a.Offset, "length": a.Length, "id": a.ID.String()})
+			}
+			fmt.Fprintf(e.out, "appended %d bytes to %s at offset %d (record %s)\n", len(data), args[0], a.Offset, a.ID)
+			return nil
+		}),
+	}
+}
+
+func ctlCat() *cobra.Command {
+	c := &cobra.Command{
 		Use:   "cat PATH",
 		Short: "Write the file at PATH to stdout (read from any up-to-date replica)",
 		Args:  exactArgs(1, "cat PATH"),
@@ -73,14 +119,33 @@ func ctlCat() *cobra.Command {
 				return err
 			}
 			defer e.cancel()
-			w := bufio.NewWriterSize(e.out, 1<<20)
-			if _, err := e.cfg.c.Cat(e.ctx, args[0], w); err != nil {
-				w.Flush()
+			if records, _ := cmd.Flags().GetBool("records"); records {
+				w := bufio.NewWriterSize(e.out, 1<<20)
+				err := e.cfg.c.ScanRecords(e.ctx, args[0], func(r client.Record) error {
+					_, err := w.Write(r.Data)
+					return err
+				})
+				if err != nil {
+					w.Flush()
+					return e.explain(nsError("cat", err))
+				}
+				return w.Flush()
+			}
+			f, err := e.cfg.c.Open(e.ctx, args[0])
+			if err != nil {
 				return e.explain(nsError("cat", err))
+			}
+			defer f.Close()
+			w := bufio.NewWriterSize(e.out, 1<<20)
+			if _, err := io.Copy(w, f); err != nil {
+				w.Flush()
+				return e.explain(nsError("cat", fmt.Errorf("cat %s: %w", args[0], err)))
 			}
 			return w.Flush()
 		},
 	}
+	c.Flags().Bool("records", false, "the file holds appended records (ctl append): print each record's data once, without framing, padding or duplicates")
+	return c
 }
 
 func ctlChunkservers() *cobra.Command {

@@ -28,7 +28,7 @@ func newRoot() *cobra.Command {
 	defer focusHelp(root)
 	root.Version = version.Get().Version
 	root.SetVersionTemplate("master {{.Version}} (`master version` for commit, build date, Go and etcd versions)\n")
-	root.AddCommand(newServe(), newDev(), newCtl(), newMaelstrom(), newChunkserver(), newBench(), newVersion())
+	root.AddCommand(newServe(), newDev(), newCtl(), newMaelstrom(), newChunkserver(), newBench(), newVersion(), newMount())
 	return root
 }
 

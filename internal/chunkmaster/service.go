@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -25,6 +26,8 @@ func Register(g *grpc.Server, m *Manager) {
 type service struct {
 	chunkpb.UnimplementedChunkMasterServer
 	m *Manager
+
+	appendMu sync.Mutex // serializes guarded allocations (AllocateRequest.if_chunks): check, then add
 }
 
 // codeOf maps an error of the node or the state machine to a gRPC code.
@@ -100,6 +103,23 @@ func (v *service) AllocateChunk(ctx context.Context, r *chunkpb.AllocateRequest)
 	if err != nil {
 		return nil, err
 	}
+	if r.IfChunks > 0 {
+		// Record append: many appenders find the last chunk full at once;
+		// only the first adds the next one.
+		v.appendMu.Lock()
+		defer v.appendMu.Unlock()
+		_, retry := v.m.n.State().Replay(meta.Op{Type: meta.OpAddChunk, Path: r.Path, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
+		if !retry || r.ClientId == "" {
+			e, err := v.entry(r.Path)
+			if err != nil {
+				return nil, err
+			}
+			if uint64(len(e.Chunks)) != r.IfChunks-1 {
+				return nil, status.Errorf(codes.FailedPrecondition, "allocate chunk %d of %s: the file has %d chunks now; append to its last one",
+					r.IfChunks, r.Path, len(e.Chunks))
+			}
+		}
+	}
 	resp, err := t.allocate(ctx, r.Path, r.Session, r.ClientId, r.Seq)
 	return servingAfter(v.m, t, resp, err)
 }
@@ -170,7 +190,11 @@ func (t *term) locate(e meta.Entry, out *chunkpb.LocateResponse) (*chunkpb.Locat
 
 // SetFileSize records a file's size once its data is written.
 func (v *service) SetFileSize(ctx context.Context, r *chunkpb.SetFileSizeRequest) (*chunkpb.SetFileSizeResponse, error) {
-	res, err := v.m.n.Propose(ctx, meta.Op{Type: meta.OpSetSize, Path: r.Path, Size: r.Size, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
+	op := meta.OpSetSize
+	if r.Grow {
+		op = meta.OpGrowSize
+	}
+	res, err := v.m.n.Propose(ctx, meta.Op{Type: op, Path: r.Path, Size: r.Size, Session: r.Session, ClientID: r.ClientId, Seq: r.Seq})
 	if err := proposeErr(res, err); err != nil {
 		return nil, err
 	}

@@ -30,6 +30,14 @@
 // A secondary at another version refuses, so a replica that missed a version
 // bump can never take part in a write again.
 //
+// Record append (append.go). A write marked append carries no offset: the
+// primary picks the end of its replica, under the chunk's write order, and
+// applies the record there on every replica as above; a record that does
+// not fit is not written, the chunk is padded with zeros to its full size
+// on every replica instead and the client is told to use a new chunk. A
+// failed attempt may leave bytes on some replicas only; the client retries,
+// so a record lands at least once (readers drop duplicates by record id).
+//
 // What it does not do: decide anything about placement, versions or leases
 // (the master does); notice a new primary while cut off from etcd (it keeps
 // heartbeating to the last one it knew, which refuses it once deposed).

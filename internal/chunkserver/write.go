@@ -32,6 +32,9 @@ func (v *service) Write(stream chunkpb.Chunkserver_WriteServer) error {
 	if err != nil {
 		return err
 	}
+	if first.Append {
+		return v.appendRecord(stream, first)
+	}
 	h := first.Handle
 	m := s.chunkMutex(h)
 	m.Lock()

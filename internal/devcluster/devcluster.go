@@ -159,7 +159,13 @@ func (dc *Cluster) startChunkservers(ctx context.Context, o Options, dir string)
 	dc.csEtcd = c
 	for i := range n {
 		id := "cs" + strconv.Itoa(i+1)
-		cs, err := chunkserver.Start(ctx, chunkserver.Config{ID: id, Dir: filepath.Join(dir, id), Listen: pickAddr("127.0.0.1:7101", i),
+		listen := pickAddr("127.0.0.1:7101", i)
+		if _, port, _ := net.SplitHostPort(o.Base.Listen); port == "0" {
+			// Tests: a port the kernel picks at listen time, never one
+			// checked free earlier that a parallel cluster may take.
+			listen = "127.0.0.1:0"
+		}
+		cs, err := chunkserver.Start(ctx, chunkserver.Config{ID: id, Dir: filepath.Join(dir, id), Listen: listen,
 			Etcd: c, Cluster: o.Base.Cluster, Logger: o.Logger})
 		if err != nil {
 			return fmt.Errorf("dev: %w", err)

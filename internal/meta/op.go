@@ -20,10 +20,11 @@ const (
 	OpSetChunkVersion                   // Handle, Version: raise a chunk's version (must be above the current one)
 	OpSetSize                           // Path, Size: set a file's size in bytes (>= 0)
 	OpRegisterSession                   // a new client session; its id is the entry's index
+	OpGrowSize                          // Path, Size: raise a file's size to at least Size (record append; never lowers it)
 )
 
 // opLast is the highest defined OpType.
-const opLast = OpRegisterSession
+const opLast = OpGrowSize
 
 var opNames = [...]string{
 	OpNoop:            "noop",
@@ -35,6 +36,7 @@ var opNames = [...]string{
 	OpSetChunkVersion: "set-chunk-version",
 	OpSetSize:         "set-size",
 	OpRegisterSession: "register-session",
+	OpGrowSize:        "grow-size",
 }
 
 // String returns the op's name as used in error messages ("mkdir", "add-chunk").
@@ -65,10 +67,21 @@ type Op struct {
 	// Session, when not 0, names a session registered by OpRegisterSession;
 	// ClientID is then a lane of that session (see ApplyAt).
 	Session uint64
+	// Mtime is the wall-clock time (Unix nanoseconds) the primary stamped on
+	// the op when it logged it; the op sets it as the modification time of
+	// what it changes (a new entry, a file's chunks or size, the directories
+	// whose entries change). Zero (records written before mtimes existed)
+	// changes no modification time. It comes from the log, never from the
+	// replica's clock, so every replica applies the same time.
+	Mtime int64
 }
 
-// opFormatV1 is the first byte of every encoded op.
-const opFormatV1 = 1
+// The first byte of every encoded op: format 1 has a flags byte, format 2
+// (ops with a field past the eighth) a uvarint of flags.
+const (
+	opFormatV1 = 1
+	opFormatV2 = 2
+)
 
 // Presence bits of the encoding's flags byte; a field is encoded only when it
 // is not zero.
@@ -81,22 +94,25 @@ const (
 	hasClientID
 	hasSeq
 	hasSession
-	hasAll = hasSession<<1 - 1
+	hasMtime
+	hasAll = hasMtime<<1 - 1
 )
 
 // Marshal returns the op's binary encoding (see AppendTo).
 func (op Op) Marshal() []byte {
-	n := 3 + len(op.Path) + len(op.Path2) + len(op.ClientID) + 7*binary.MaxVarintLen64
+	n := 4 + len(op.Path) + len(op.Path2) + len(op.ClientID) + 12*binary.MaxVarintLen64
 	return op.AppendTo(make([]byte, 0, n))
 }
 
 // AppendTo appends the op's binary encoding to b and returns the extended
 // slice. The encoding is: format version (1), type, a flags byte saying which
 // fields follow, then those fields in declaration order, strings as a uvarint
-// length and bytes, Handle, Version, Seq and Session as uvarints, Size as a
-// varint.
+// length and bytes, Handle, Version, Seq and Session as uvarints, Size and
+// Mtime as varints. Format 1 has a flags byte; format 2 (written only when a
+// field past the eighth, Mtime, is present) has the flags as a uvarint, so
+// records written before Mtime existed decode as before, with Mtime 0.
 func (op Op) AppendTo(b []byte) []byte {
-	var flags byte
+	var flags uint64
 	if op.Path != "" {
 		flags |= hasPath
 	}
@@ -121,7 +137,15 @@ func (op Op) AppendTo(b []byte) []byte {
 	if op.Session != 0 {
 		flags |= hasSession
 	}
-	b = append(b, opFormatV1, byte(op.Type), flags)
+	if op.Mtime != 0 {
+		flags |= hasMtime
+	}
+	if flags <= 0xff {
+		b = append(b, opFormatV1, byte(op.Type), byte(flags))
+	} else {
+		b = append(b, opFormatV2, byte(op.Type))
+		b = binary.AppendUvarint(b, flags)
+	}
 	if flags&hasPath != 0 {
 		b = binary.AppendUvarint(b, uint64(len(op.Path)))
 		b = append(b, op.Path...)
@@ -148,6 +172,9 @@ func (op Op) AppendTo(b []byte) []byte {
 	}
 	if flags&hasSession != 0 {
 		b = binary.AppendUvarint(b, op.Session)
+	}
+	if flags&hasMtime != 0 {
+		b = binary.AppendVarint(b, op.Mtime)
 	}
 	return b
 }
@@ -176,8 +203,8 @@ func (d *opDecoder) decode() Op {
 		d.err = "shorter than the 3-byte header"
 		return Op{}
 	}
-	if d.b[0] != opFormatV1 {
-		d.err = fmt.Sprintf("unknown format version %d (want %d)", d.b[0], opFormatV1)
+	if d.b[0] != opFormatV1 && d.b[0] != opFormatV2 {
+		d.err = fmt.Sprintf("unknown format version %d (want %d or %d)", d.b[0], opFormatV1, opFormatV2)
 		return Op{}
 	}
 	op := Op{Type: OpType(d.b[1])}
@@ -185,12 +212,21 @@ func (d *opDecoder) decode() Op {
 		d.err = fmt.Sprintf("unknown op type %d", d.b[1])
 		return Op{}
 	}
-	flags := d.b[2]
+	var flags uint64
+	if d.b[0] == opFormatV1 {
+		flags = uint64(d.b[2])
+		d.b = d.b[3:]
+	} else {
+		d.b = d.b[2:]
+		flags = d.uvarint("flags")
+		if d.err != "" {
+			return Op{}
+		}
+	}
 	if flags&^hasAll != 0 {
 		d.err = fmt.Sprintf("unknown flags %#x", flags&^hasAll)
 		return Op{}
 	}
-	d.b = d.b[3:]
 	if flags&hasPath != 0 {
 		op.Path = d.string("path")
 	}
@@ -214,6 +250,9 @@ func (d *opDecoder) decode() Op {
 	}
 	if flags&hasSession != 0 {
 		op.Session = d.uvarint("session")
+	}
+	if flags&hasMtime != 0 {
+		op.Mtime = d.varint("mtime")
 	}
 	if d.err == "" && len(d.b) != 0 {
 		d.err = fmt.Sprintf("%d trailing bytes", len(d.b))

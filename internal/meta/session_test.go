@@ -182,7 +182,7 @@ func TestSessionsSurviveSnapshot(t *testing.T) {
 func TestRestoreSessionInvariants(t *testing.T) {
 	v2 := func() *snapBuilder {
 		sb := newSnap(5, 1, 0, 1, 0).u(0).u(0) // empty tree, no legacy records
-		sb.b[len(snapMagic)] = snapVersion
+		sb.b[len(snapMagic)] = snapVersionNoMtime
 		return sb
 	}
 	tests := []struct {

@@ -13,33 +13,40 @@ import (
 	"slices"
 )
 
-// The snapshot format, version 2. All integers are uvarints unless noted.
+// The snapshot format, version 3. All integers are uvarints unless noted.
 //
-//	magic    "GFSMETA" and the version byte 1
-//	header   applied index, next handle, files, dirs (root included), chunks
+//	magic    "GFSMETA" and the version byte 3
+//	header   applied index, next handle, files, dirs (root included), chunks,
+//	         the root's mtime (varint)
 //	tree     the root directory, where a directory is its entry count and
 //	         then its entries in ascending byte order of name, each entry:
-//	           name length, name, kind byte (0 file, 1 directory), then
+//	           name length, name, kind byte (0 file, 1 directory), mtime
+//	           (varint, Unix nanoseconds), then
 //	           file:      size (varint), chunk count, (handle, version) per chunk
 //	           directory: its own entry count and entries, recursively
+//
 //	dedup    record count, then records by ascending index, each:
 //	           client id length, client id, seq, index, error code byte,
 //	           message length, message, handle, version
-//	clock    the log time, unix nanoseconds (varint)              (version 2)
-//	sessions session count, then sessions from least to most      (version 2)
+//	clock    the log time, unix nanoseconds (varint)              (version >= 2)
+//	sessions session count, then sessions from least to most      (version >= 2)
 //	         recently active, each: id, last activity (varint), lane count,
 //	         then lanes in ascending byte order of name, each: name length,
 //	         name, seq, error code byte, message length, message, handle,
 //	         version
 //	trailer  CRC-32C (Castagnoli) of everything above, 4 bytes big-endian
 //
-// Version 1 is the same without clock and sessions; Restore reads both and
-// Snapshot writes version 2. The encoding is canonical (one state, one byte
+// Version 2 is version 3 without the mtimes (every mtime reads as 0); version
+// 1 is version 2 without clock and sessions. Restore reads all three;
+// Snapshot writes version 3. The encoding is canonical (one state, one byte
 // string), so the digest is the SHA-256 of everything but the trailer.
 const (
-	snapMagic    = "GFSMETA"
-	snapVersion  = 2
-	snapVersion1 = 1 // no clock, no sessions
+	snapMagic   = "GFSMETA"
+	snapVersion = 3
+	// snapVersion1 is the first format: no mtimes, no clock, no sessions.
+	snapVersion1 = 1
+	// snapVersionNoMtime has the clock and the sessions but no mtimes.
+	snapVersionNoMtime = 2
 
 	kindFile = 0
 	kindDir  = 1
@@ -93,6 +100,7 @@ func (s *State) encodeLocked(w *bufio.Writer) {
 	b = binary.AppendUvarint(b, uint64(s.files))
 	b = binary.AppendUvarint(b, uint64(s.dirs))
 	b = binary.AppendUvarint(b, uint64(len(s.handles)))
+	b = binary.AppendVarint(b, s.root.mtime)
 	w.Write(b)
 	encodeDir(w, s.root, nil)
 
@@ -163,12 +171,14 @@ func encodeDir(w *bufio.Writer, dir *node, names [][]string) [][]string {
 		b = binary.AppendUvarint(b, uint64(len(name)))
 		b = append(b, name...)
 		if n.dir() {
-			w.Write(append(b, kindDir))
+			b = append(b, kindDir)
+			w.Write(binary.AppendVarint(b, n.mtime))
 			deeper := encodeDir(w, n, names[1:])
 			names = append(names[:1], deeper...)
 			continue
 		}
 		b = append(b, kindFile)
+		b = binary.AppendVarint(b, n.mtime)
 		b = binary.AppendVarint(b, n.size)
 		b = binary.AppendUvarint(b, uint64(len(n.chunks)))
 		for _, c := range n.chunks {
@@ -218,6 +228,7 @@ type decoder struct {
 	off    int64  // stream offset of buf[0]
 	eof    bool   // r returned io.EOF
 	err    error  // first error
+	mtimes bool   // the format carries modification times (version 3)
 
 	// Scratch space, so that every allocation is sized by what was actually
 	// read rather than by a count the snapshot claims (which may be corrupt).
@@ -329,6 +340,14 @@ func (d *decoder) bytes(n int) []byte {
 	return b
 }
 
+// mtime reads a modification time, or returns 0 for a format without them.
+func (d *decoder) mtime() int64 {
+	if !d.mtimes {
+		return 0
+	}
+	return d.varint()
+}
+
 func (d *decoder) byte() byte {
 	if b := d.bytes(1); b != nil {
 		return b[0]
@@ -357,8 +376,12 @@ func (d *decoder) state(dedupLimit int, limits sessionLimits) *State {
 		return nil
 	}
 	version := magic[len(snapMagic)]
-	if version != snapVersion && version != snapVersion1 {
-		d.corrupt("unknown snapshot format version %d (want %d or %d)", version, snapVersion1, snapVersion)
+	switch version {
+	case snapVersion:
+		d.mtimes = true
+	case snapVersion1, snapVersionNoMtime:
+	default:
+		d.corrupt("unknown snapshot format version %d (want %d, %d or %d)", version, snapVersion1, snapVersionNoMtime, snapVersion)
 		return nil
 	}
 	s := &State{
@@ -371,7 +394,7 @@ func (d *decoder) state(dedupLimit int, limits sessionLimits) *State {
 	if d.err != nil {
 		return nil
 	}
-	s.root = &node{}
+	s.root = &node{mtime: d.mtime()}
 	s.dirs = 1
 	d.dir(s, s.root, 0, 0)
 	if d.err != nil {
@@ -454,14 +477,17 @@ func (d *decoder) dir(s *State, dir *node, depth, pathLen int) {
 			return
 		}
 		e := namedNode{name: string(nb)}
-		switch kind := d.byte(); {
+		kind := d.byte()
+		mtime := d.mtime()
+		switch {
 		case d.err != nil:
 			return
 		case kind == kindFile:
 			e.n = d.file(s)
+			e.n.mtime = mtime
 			s.files++
 		case kind == kindDir:
-			e.n = &node{}
+			e.n = &node{mtime: mtime}
 			d.dir(s, e.n, depth+1, childLen)
 			s.dirs++
 		default:

@@ -142,7 +142,9 @@ func TestSnapshotWriteError(t *testing.T) {
 }
 
 // snapBuilder writes snapshots by hand, to test invariants that a good
-// checksum does not cover.
+// checksum does not cover. It writes the first format (version 1, without
+// mtimes), which Restore must go on reading: the "valid" cases below are
+// old checkpoints loading.
 type snapBuilder struct{ b []byte }
 
 func newSnap(applied, nextHandle, files, dirs, chunks uint64) *snapBuilder {
@@ -269,4 +271,42 @@ func FuzzRestore(f *testing.F) {
 			t.Fatalf("failed Restore changed the state")
 		}
 	})
+}
+
+func TestSnapshotMtimes(t *testing.T) {
+	s := New()
+	mustApply(t, s, Op{Type: OpMkdir, Path: "/d", Mtime: 100})
+	mustApply(t, s, Op{Type: OpCreate, Path: "/d/f", Mtime: 200})
+	mustApply(t, s, Op{Type: OpSetSize, Path: "/d/f", Size: 5, Mtime: 300})
+	mustApply(t, s, Op{Type: OpCreate, Path: "/old"}) // a record from before mtimes
+	r := New()
+	if err := r.Restore(bytes.NewReader(snapshotBytes(t, s))); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path string
+		want int64
+	}{{"/", 100}, {"/d", 200}, {"/d/f", 300}, {"/old", 0}} {
+		for _, st := range []*State{s, r} {
+			if e, err := st.Stat(tt.path); err != nil || e.Mtime != tt.want {
+				t.Errorf("Stat(%s).Mtime = %d, %v; want %d", tt.path, e.Mtime, err, tt.want)
+			}
+		}
+	}
+	if r.Digest() != s.Digest() {
+		t.Errorf("restored state's digest differs")
+	}
+	// A version-1 snapshot (an old checkpoint) restores with every mtime 0.
+	old := noMtimeSnapshot(t)
+	if err := r.Restore(bytes.NewReader(old)); err != nil {
+		t.Fatalf("Restore(version 1) = %v", err)
+	}
+	if e, err := r.Stat("/d/f"); err != nil || e.Mtime != 0 || e.Size != 1 {
+		t.Errorf("Stat(/d/f) after a version-1 restore = %+v, %v; want size 1, mtime 0", e, err)
+	}
+}
+
+func noMtimeSnapshot(t *testing.T) []byte {
+	t.Helper()
+	return newSnap(5, 3, 1, 2, 1).u(1).str("d").raw(kindDir).u(1).file("f", 1, 1, 1).u(0).seal()
 }

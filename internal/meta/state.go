@@ -31,6 +31,7 @@ type Entry struct {
 	Dir    bool    // a directory
 	Size   int64   // files only
 	Chunks []Chunk // files only, in file order; a copy the caller may keep
+	Mtime  int64   // last modification, Unix nanoseconds; 0 if never stamped (see Op.Mtime)
 }
 
 // node is a file or a directory. It does not know its own name or parent:
@@ -40,9 +41,18 @@ type node struct {
 	children map[string]*node // non-nil if and only if the node is a directory
 	chunks   []Chunk          // files: in append order, so with ascending handles
 	size     int64            // files
+	mtime    int64            // Unix nanoseconds, from the log (Op.Mtime)
 }
 
 func (n *node) dir() bool { return n.children != nil }
+
+// touch sets the node's modification time to mtime, unless mtime is 0 (an
+// op logged without a time).
+func (n *node) touch(mtime int64) {
+	if mtime != 0 {
+		n.mtime = mtime
+	}
+}
 
 func newDir() *node { return &node{children: make(map[string]*node)} }
 
@@ -330,10 +340,10 @@ func (s *State) planLocked(op Op) (plan, error) {
 		return p, nil
 	case OpRename:
 		return s.planRenameLocked(op)
-	case OpAddChunk, OpSetSize:
-		if op.Type == OpSetSize && op.Size < 0 {
-			return p, fmt.Errorf("set-size %s: size %d is negative; give a size >= 0: %w",
-				showPath(op.Path), op.Size, ErrBadOp)
+	case OpAddChunk, OpSetSize, OpGrowSize:
+		if (op.Type == OpSetSize || op.Type == OpGrowSize) && op.Size < 0 {
+			return p, fmt.Errorf("%s %s: size %d is negative; give a size >= 0: %w",
+				op.Type, showPath(op.Path), op.Size, ErrBadOp)
 		}
 		n, err := s.fileLocked(op.Type.String(), op.Path)
 		if err != nil {
@@ -404,13 +414,18 @@ func (s *State) planRenameLocked(op Op) (plan, error) {
 func (s *State) execLocked(op Op, p plan) Result {
 	switch op.Type {
 	case OpMkdir:
-		p.parent.children[strings.Clone(p.name)] = newDir()
+		d := newDir()
+		d.touch(op.Mtime)
+		p.parent.children[strings.Clone(p.name)] = d
+		p.parent.touch(op.Mtime)
 		s.dirs++
 	case OpCreate:
-		p.parent.children[strings.Clone(p.name)] = &node{}
+		p.parent.children[strings.Clone(p.name)] = &node{mtime: op.Mtime}
+		p.parent.touch(op.Mtime)
 		s.files++
 	case OpDelete:
 		delete(p.parent.children, p.name)
+		p.parent.touch(op.Mtime)
 		if p.n.dir() {
 			s.dirs--
 		} else {
@@ -422,7 +437,10 @@ func (s *State) execLocked(op Op, p plan) Result {
 	case OpRename:
 		delete(p.parent.children, p.name)
 		p.parent2.children[strings.Clone(p.name2)] = p.n
+		p.parent.touch(op.Mtime)
+		p.parent2.touch(op.Mtime)
 	case OpAddChunk:
+		p.n.touch(op.Mtime)
 		h := s.nextHandle
 		s.nextHandle++
 		p.n.chunks = append(p.n.chunks, Chunk{Handle: h, Version: 1})
@@ -433,6 +451,12 @@ func (s *State) execLocked(op Op, p plan) Result {
 		return Result{Handle: op.Handle, Version: op.Version}
 	case OpSetSize:
 		p.n.size = op.Size
+		p.n.touch(op.Mtime)
+	case OpGrowSize:
+		if op.Size > p.n.size {
+			p.n.size = op.Size
+			p.n.touch(op.Mtime)
+		}
 	}
 	return Result{}
 }
@@ -566,7 +590,7 @@ func (s *State) List(path string) ([]Entry, error) {
 }
 
 func entryOf(path, name string, n *node) Entry {
-	e := Entry{Path: path, Name: name, Dir: n.dir(), Size: n.size}
+	e := Entry{Path: path, Name: name, Dir: n.dir(), Size: n.size, Mtime: n.mtime}
 	if len(n.chunks) > 0 {
 		e.Chunks = slices.Clone(n.chunks)
 	}

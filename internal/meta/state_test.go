@@ -451,3 +451,17 @@ func TestChunkVersions(t *testing.T) {
 		t.Fatalf("ChunkVersions() = %v at %d; want {1:1 2:5} at %d", got, idx, s.AppliedIndex())
 	}
 }
+
+func TestGrowSize(t *testing.T) {
+	s := New()
+	mustApply(t, s, Op{Type: OpCreate, Path: "/f"})
+	for _, tt := range []struct{ grow, want int64 }{{10, 10}, {5, 10}, {10, 10}, {30, 30}} {
+		mustApply(t, s, Op{Type: OpGrowSize, Path: "/f", Size: tt.grow})
+		if e, err := s.Stat("/f"); err != nil || e.Size != tt.want {
+			t.Errorf("after grow-size %d: size = %d, %v; want %d", tt.grow, e.Size, err, tt.want)
+		}
+	}
+	if err := s.Check(Op{Type: OpGrowSize, Path: "/f", Size: -1}); !errors.Is(err, ErrBadOp) {
+		t.Errorf("Check(grow-size -1) = %v; want ErrBadOp", err)
+	}
+}

@@ -698,6 +698,9 @@ func (n *Node) Propose(ctx context.Context, op meta.Op) (meta.Result, error) {
 	if err := n.state.Check(op); err != nil {
 		return meta.Result{Err: err}, nil
 	}
+	if op.Mtime == 0 {
+		op.Mtime = time.Now().UnixNano() // the modification time every replica applies
+	}
 	r, err := app.Append(ctx, op.Marshal())
 	switch {
 	case err == nil:

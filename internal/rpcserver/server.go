@@ -204,7 +204,7 @@ func (s *Server) Status(_ context.Context, r *masterpb.StatusRequest) (*masterpb
 }
 
 func entryPB(e meta.Entry) *masterpb.Entry {
-	out := &masterpb.Entry{Path: e.Path, Name: e.Name, Dir: e.Dir, Size: e.Size}
+	out := &masterpb.Entry{Path: e.Path, Name: e.Name, Dir: e.Dir, Size: e.Size, MtimeNs: e.Mtime}
 	for _, c := range e.Chunks {
 		out.Chunks = append(out.Chunks, &masterpb.Chunk{Handle: c.Handle, Version: c.Version})
 	}
