@@ -307,7 +307,7 @@ var mutants = []mutant{
 		Name:    "validity-from-arrival",
 		File:    "internal/election/session.go",
 		Old:     "s.answered(sent, ttl)",
-		New:     "s.answered(s.now(), ttl)",
+		New:     "_ = sent\n\t\ts.answered(s.now(), ttl)",
 		Package: "./internal/election",
 		Tests:   "TestValidityCountsFromSendNotArrival|TestValidityNeverOutlivesTheLease",
 	},
@@ -316,8 +316,8 @@ var mutants = []mutant{
 		File:    "internal/node/lease.go",
 		Old:     "err := fn(n.state)\n\tif !n.stillServing(l) {",
 		New:     "err := fn(n.state)\n\tif false && !n.stillServing(l) {",
-		Package: "./internal/server",
-		Tests:   "TestOldPrimaryAnswersNothingOnceNewPrimaryAcknowledged",
+		Package: "./internal/node",
+		Tests:   "TestReadRefusedWhenLeaseEndsDuringIt",
 	},
 	{
 		Name:    "chunk-lease-unbounded",
@@ -333,6 +333,6 @@ var mutants = []mutant{
 		Old:     "if d := time.Now().Add(timeout); d.Before(until) {",
 		New:     "if d := time.Now().Add(timeout); true {",
 		Package: "./internal/chunkmaster",
-		Tests:   "TestChunkLeaseBoundedByMasterLease",
+		Tests:   "TestCommandDeadlineBoundedByMasterLease",
 	},
 }
