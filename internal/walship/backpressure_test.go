@@ -26,6 +26,16 @@ func heldAppender(t *testing.T, sm *recorder, mod func(*AppenderConfig)) (a *App
 			mod(cfg)
 		}
 	})
+	// Registered after newAppender's, so it runs first: a test that fails
+	// while the commit is held must not leave the appender's close waiting
+	// on it for ever.
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
 	return a, entered, release
 }
 
