@@ -43,7 +43,7 @@ func TestLocationsRebuiltAfterFailover(t *testing.T) {
 	}
 
 	_, next := e.failover()
-	snap := e.waitAttached(3, 5*time.Second)
+	snap := e.waitAttached(3, 30*time.Second)
 	for _, cs := range snap.Chunkservers {
 		if cs.Token != snap.Token {
 			t.Errorf("%s obeys token %d; want the new primary's %d", cs.ID, cs.Token, snap.Token)
@@ -54,7 +54,7 @@ func TestLocationsRebuiltAfterFailover(t *testing.T) {
 			t.Errorf("%s re-attached %v after the new primary served; want within 1s", cs.ID, attach)
 		}
 	}
-	e.waitFor(5*time.Second, "every replica known again", func() bool {
+	e.waitFor(30*time.Second, "every replica known again", func() bool {
 		s := next.Chunks.Snapshot()
 		for _, c := range chunks {
 			if len(s.Replicas[c.Handle]) != 3 {
@@ -107,7 +107,7 @@ func TestAllocationSpreadsReplicas(t *testing.T) {
 // second one.
 func TestLeaseAdoptedAfterFailover(t *testing.T) {
 	cc := testChunk()
-	cc.LeaseDuration = 30 * time.Second // far longer than the test: only adoption explains a quick answer
+	cc.LeaseDuration = 2 * time.Minute // far longer than the 30 s wait: only adoption explains an answer
 	e := startEnv(t, 2, 3, cc)
 	if err := e.cl.Create(e.ctx(5*time.Second), "/a"); err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestLeaseAdoptedAfterFailover(t *testing.T) {
 	_, next := e.failover()
 	start := time.Now()
 	var l2 *chunkpb.ChunkLease
-	e.waitFor(5*time.Second, "the new primary to hand out the adopted lease", func() bool {
+	e.waitFor(30*time.Second, "the new primary to hand out the adopted lease", func() bool {
 		l2, err = e.master(next).GetLease(e.ctx(5*time.Second), &chunkpb.LeaseRequest{Path: "/a", Handle: l.Handle})
 		return err == nil
 	})
@@ -180,7 +180,7 @@ func TestNoSecondPrimaryWhileAnOldLeaseMayLive(t *testing.T) {
 	_, next := e.failover()
 	var l2 *chunkpb.ChunkLease
 	refusals := 0
-	e.waitFor(15*time.Second, "a new lease", func() bool {
+	e.waitFor(30*time.Second, "a new lease", func() bool {
 		live := 0
 		for _, cs := range e.css {
 			if cs.HasLease(l.Handle) {
@@ -215,7 +215,7 @@ func TestNoSecondPrimaryWhileAnOldLeaseMayLive(t *testing.T) {
 	// The cut-off replica missed the version bump: stale, it is deleted
 	// (and a current copy may take its place).
 	holder.PauseHeartbeats(false)
-	e.waitFor(10*time.Second, "the stale replica deleted", func() bool {
+	e.waitFor(30*time.Second, "the stale replica deleted", func() bool {
 		info, ok := e.css[hi].Store().Get(l.Handle)
 		return !ok || info.Version > l.Version
 	})
@@ -227,7 +227,7 @@ func TestNoSecondPrimaryWhileAnOldLeaseMayLive(t *testing.T) {
 func TestDeposedTokenRefusedAcrossRestart(t *testing.T) {
 	e := startEnv(t, 2, 3, testChunk())
 	old, next := e.failover()
-	e.waitAttached(3, 5*time.Second)
+	e.waitAttached(3, 30*time.Second)
 	oldTok := old.Node.Status().LastPromotion.Token
 	newTok := next.Node.Status().Token
 	commands := map[string]func(c chunkpb.ChunkserverClient) error{
@@ -308,7 +308,7 @@ func TestGarbageCollection(t *testing.T) {
 	if err := e.cl.Delete(e.ctx(5*time.Second), "/gone"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor(10*time.Second, "the deleted file's replicas gone", func() bool {
+	e.waitFor(30*time.Second, "the deleted file's replicas gone", func() bool {
 		for _, cs := range e.css {
 			for _, c := range gone {
 				if _, ok := cs.Store().Get(c.Handle); ok {
@@ -359,7 +359,7 @@ func TestCorruptReplicaNotServedAndReReplicated(t *testing.T) {
 	for range 3 {
 		e.cat("/c", data)
 	}
-	e.waitFor(20*time.Second, "the corrupt replica replaced by a good copy", func() bool {
+	e.waitFor(30*time.Second, "the corrupt replica replaced by a good copy", func() bool {
 		return allAtLeast(e.currentReplicas("/c"), 3)
 	})
 	for _, cs := range e.css {
@@ -430,6 +430,10 @@ func TestFullDiskFailsPutClearly(t *testing.T) {
 func TestLeaseOfCutOffHolderSuperseded(t *testing.T) {
 	cc := testChunk()
 	cc.LeaseDuration = time.Minute
+	// The holder's lease is bounded by the master's own (TTL 10 s): the
+	// holder must be declared dead well before, for the new lease to be
+	// seen to supersede a live one rather than follow an expired one.
+	cc.DeadAfter = 2 * time.Second
 	e := startEnv(t, 1, 3, cc)
 	if err := e.cl.Create(e.ctx(5*time.Second), "/s"); err != nil {
 		t.Fatal(err)
@@ -446,10 +450,16 @@ func TestLeaseOfCutOffHolderSuperseded(t *testing.T) {
 	holder.PauseHeartbeats(true)
 	start := time.Now()
 	var l2 *chunkpb.ChunkLease
-	e.waitFor(10*time.Second, "a lease superseding the cut-off holder's", func() bool {
+	oldLive := false
+	e.waitFor(30*time.Second, "a lease superseding the cut-off holder's", func() bool {
+		live := holder.HasLease(l.Handle) // before the ask: the new lease came while this one lived
 		l2, err = m.GetLease(e.ctx(5*time.Second), &chunkpb.LeaseRequest{Path: "/s", Handle: l.Handle})
+		oldLive = live
 		return err == nil && l2.Primary.GetId() != holder.ID()
 	})
+	if !oldLive {
+		t.Fatalf("the new lease came only after the cut-off holder's lease expired; want it to supersede the live lease")
+	}
 	t.Logf("new lease %v after the holder went quiet (its own lease had %v left)", time.Since(start).Round(time.Millisecond), time.Minute-time.Since(start))
 	if l2.Primary.GetId() == holder.ID() || l2.Version != l.Version+1 {
 		t.Fatalf("new lease: holder %s version %d; want another replica at version %d", l2.Primary.GetId(), l2.Version, l.Version+1)
