@@ -80,7 +80,7 @@ func TestDeadlineMidAttemptIsUnknown(t *testing.T) {
 func TestExpiredSession(t *testing.T) {
 	dc := devcluster.StartT(t, 1)
 	const (
-		normal = iota
+		normal         = iota
 		unknownSession // the next Batch call names a session the master never registered
 		loseAnswer     // the next Batch call is applied, its answer lost; then unknownSession
 	)
