@@ -114,10 +114,10 @@ func TestLeaseAdoptedAfterFailover(t *testing.T) {
 	cc := testChunk()
 	cc.LeaseDuration = 2 * time.Minute // far longer than the 30 s wait: only adoption explains an answer
 	e := startEnv(t, 2, 3, cc)
-	if err := e.cl.Create(e.ctx(5*time.Second), "/a"); err != nil {
+	if err := e.cl.Create(e.ctx(30*time.Second), "/a"); err != nil {
 		t.Fatal(err)
 	}
-	l, err := e.master(e.primary()).AllocateChunk(e.ctx(5*time.Second), &chunkpb.AllocateRequest{Path: "/a"})
+	l, err := e.master(e.primary()).AllocateChunk(e.ctx(30*time.Second), &chunkpb.AllocateRequest{Path: "/a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestLeaseAdoptedAfterFailover(t *testing.T) {
 	start := time.Now()
 	var l2 *chunkpb.ChunkLease
 	e.waitFor(30*time.Second, "the new primary to hand out the adopted lease", func() bool {
-		l2, err = e.master(next).GetLease(e.ctx(5*time.Second), &chunkpb.LeaseRequest{Path: "/a", Handle: l.Handle})
+		l2, err = e.master(next).GetLease(e.ctx(30*time.Second), &chunkpb.LeaseRequest{Path: "/a", Handle: l.Handle})
 		return err == nil
 	})
 	t.Logf("adopted lease handed out %v after the failover", time.Since(start).Round(time.Millisecond))
@@ -173,10 +173,10 @@ func TestNoSecondPrimaryWhileAnOldLeaseMayLive(t *testing.T) {
 	cc := testChunk()
 	cc.LeaseDuration = 2 * time.Second
 	e := startEnv(t, 2, 3, cc)
-	if err := e.cl.Create(e.ctx(5*time.Second), "/b"); err != nil {
+	if err := e.cl.Create(e.ctx(30*time.Second), "/b"); err != nil {
 		t.Fatal(err)
 	}
-	l, err := e.master(e.primary()).AllocateChunk(e.ctx(5*time.Second), &chunkpb.AllocateRequest{Path: "/b"})
+	l, err := e.master(e.primary()).AllocateChunk(e.ctx(30*time.Second), &chunkpb.AllocateRequest{Path: "/b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestNoSecondPrimaryWhileAnOldLeaseMayLive(t *testing.T) {
 		if live > 1 {
 			t.Fatalf("%d chunkservers hold a live lease on chunk %d at once", live, l.Handle)
 		}
-		l2, err = e.master(next).GetLease(e.ctx(5*time.Second), &chunkpb.LeaseRequest{Path: "/b", Handle: l.Handle})
+		l2, err = e.master(next).GetLease(e.ctx(30*time.Second), &chunkpb.LeaseRequest{Path: "/b", Handle: l.Handle})
 		if err != nil {
 			if status.Code(err) != codes.Unavailable {
 				t.Fatalf("GetLease: %v; want UNAVAILABLE while the old lease may live", err)
@@ -237,15 +237,15 @@ func TestDeposedTokenRefusedAcrossRestart(t *testing.T) {
 	newTok := next.Node.Status().Token
 	commands := map[string]func(c chunkpb.ChunkserverClient) error{
 		"create": func(c chunkpb.ChunkserverClient) error {
-			_, err := c.CreateChunk(e.ctx(5*time.Second), &chunkpb.CreateChunkRequest{Token: oldTok, Handle: 999, Version: 1, MaxSize: 1 << 20})
+			_, err := c.CreateChunk(e.ctx(30*time.Second), &chunkpb.CreateChunkRequest{Token: oldTok, Handle: 999, Version: 1, MaxSize: 1 << 20})
 			return err
 		},
 		"lease": func(c chunkpb.ChunkserverClient) error {
-			_, err := c.GrantLease(e.ctx(5*time.Second), &chunkpb.GrantLeaseRequest{Token: oldTok, Handle: 999, Version: 1, DurationMs: 1000})
+			_, err := c.GrantLease(e.ctx(30*time.Second), &chunkpb.GrantLeaseRequest{Token: oldTok, Handle: 999, Version: 1, DurationMs: 1000})
 			return err
 		},
 		"delete": func(c chunkpb.ChunkserverClient) error {
-			_, err := c.DeleteChunks(e.ctx(5*time.Second), &chunkpb.DeleteChunksRequest{Token: oldTok, Handles: []uint64{1}})
+			_, err := c.DeleteChunks(e.ctx(30*time.Second), &chunkpb.DeleteChunksRequest{Token: oldTok, Handles: []uint64{1}})
 			return err
 		},
 	}
@@ -310,7 +310,7 @@ func TestGarbageCollection(t *testing.T) {
 	e.put("/gone", randData(7, 2<<20+1))
 	gone := e.chunksOf("/gone")
 	keep := e.chunksOf("/keep")
-	if err := e.cl.Delete(e.ctx(5*time.Second), "/gone"); err != nil {
+	if err := e.cl.Delete(e.ctx(30*time.Second), "/gone"); err != nil {
 		t.Fatal(err)
 	}
 	e.waitFor(30*time.Second, "the deleted file's replicas gone", func() bool {
@@ -351,7 +351,7 @@ func TestCorruptReplicaNotServedAndReReplicated(t *testing.T) {
 	f.WriteAt([]byte("corrupted!"), 300000)
 	f.Close()
 
-	stream, err := e.chunkserver(vcs).Read(e.ctx(5*time.Second), &chunkpb.ReadRequest{Handle: c0.Handle, Version: c0.Version, Length: 1 << 20})
+	stream, err := e.chunkserver(vcs).Read(e.ctx(30*time.Second), &chunkpb.ReadRequest{Handle: c0.Handle, Version: c0.Version, Length: 1 << 20})
 	if err == nil {
 		for err == nil {
 			_, err = stream.Recv()
@@ -412,10 +412,10 @@ func TestFullDiskFailsPutClearly(t *testing.T) {
 		t.Fatalf("put onto a full chunkserver: %v; want an error naming cs3 and the full disk", err)
 	}
 	t.Logf("put onto a full disk: %v", err)
-	if _, err := e.cl.Stat(e.ctx(5*time.Second), "/full"); !errors.Is(err, client.ErrNotFound) {
+	if _, err := e.cl.Stat(e.ctx(30*time.Second), "/full"); !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("Stat(/full) after the failed put: %v; want not found", err)
 	}
-	es, _ := e.cl.List(e.ctx(5*time.Second), "/")
+	es, _ := e.cl.List(e.ctx(30*time.Second), "/")
 	if len(es) != 1 {
 		t.Fatalf("root holds %+v after the failed put; want only /before", es)
 	}
@@ -440,11 +440,11 @@ func TestLeaseOfCutOffHolderSuperseded(t *testing.T) {
 	// seen to supersede a live one rather than follow an expired one.
 	cc.DeadAfter = 2 * time.Second
 	e := startEnv(t, 1, 3, cc)
-	if err := e.cl.Create(e.ctx(5*time.Second), "/s"); err != nil {
+	if err := e.cl.Create(e.ctx(30*time.Second), "/s"); err != nil {
 		t.Fatal(err)
 	}
 	m := e.master(e.primary())
-	l, err := m.AllocateChunk(e.ctx(5*time.Second), &chunkpb.AllocateRequest{Path: "/s"})
+	l, err := m.AllocateChunk(e.ctx(30*time.Second), &chunkpb.AllocateRequest{Path: "/s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +458,7 @@ func TestLeaseOfCutOffHolderSuperseded(t *testing.T) {
 	oldLive := false
 	e.waitFor(30*time.Second, "a lease superseding the cut-off holder's", func() bool {
 		live := holder.HasLease(l.Handle) // before the ask: the new lease came while this one lived
-		l2, err = m.GetLease(e.ctx(5*time.Second), &chunkpb.LeaseRequest{Path: "/s", Handle: l.Handle})
+		l2, err = m.GetLease(e.ctx(30*time.Second), &chunkpb.LeaseRequest{Path: "/s", Handle: l.Handle})
 		oldLive = live
 		return err == nil && l2.Primary.GetId() != holder.ID()
 	})
@@ -499,7 +499,7 @@ func TestHeartbeatRules(t *testing.T) {
 		{"newer token", &chunkpb.HeartbeatRequest{Id: "x2", Address: "127.0.0.1:2", Token: tok + 1, Full: true}, codes.PermissionDenied, false},
 		{"id of a live chunkserver", &chunkpb.HeartbeatRequest{Id: "cs1", Address: "127.0.0.1:3", Token: tok, Full: true}, codes.AlreadyExists, false},
 	} {
-		r, err := m.Heartbeat(e.ctx(5*time.Second), tc.req)
+		r, err := m.Heartbeat(e.ctx(30*time.Second), tc.req)
 		if status.Code(err) != tc.wantCode || (err == nil && (r.Registered != tc.wantReg || r.Token != tok)) {
 			t.Errorf("%s: Heartbeat = %v, %v; want code %v, registered %v, token %d", tc.name, r, err, tc.wantCode, tc.wantReg, tok)
 		}
@@ -546,7 +546,7 @@ func TestPutAcrossFailover(t *testing.T) {
 	}}
 	done := make(chan error, 1)
 	go func() {
-		_, err := e.cl.Put(e.ctx(60*time.Second), "/across", r)
+		_, err := e.cl.Put(e.ctx(120*time.Second), "/across", r)
 		done <- err
 	}()
 	select {

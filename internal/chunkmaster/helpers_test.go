@@ -251,7 +251,7 @@ func (e *env) cat(path string, want []byte) {
 // chunksOf is the handles of path's chunks, in order.
 func (e *env) chunksOf(path string) []client.Chunk {
 	e.t.Helper()
-	st, err := e.cl.Stat(e.ctx(10*time.Second), path)
+	st, err := e.cl.Stat(e.ctx(30*time.Second), path)
 	if err != nil {
 		e.t.Fatalf("Stat(%s): %v", path, err)
 	}
