@@ -59,8 +59,11 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // Drive runs op from writers goroutines, each issuing its next operation as
 // soon as the previous one is acknowledged: first for warmup, not counted,
 // then for d. Operations that start within d are counted, and the elapsed
-// time runs until the last of them is acknowledged. Any failed operation
-// fails the load.
+// time runs until the last of them is acknowledged. A writer none of whose
+// operations started within d (each took longer than warmup and d: a slow
+// or loaded machine) starts one more, counted, so that every writer
+// contributes a latency and a figure of 0 ops/s never stands for "slow".
+// Any failed operation fails the load.
 func Drive(ctx context.Context, writers int, warmup, d time.Duration, op Op) (Load, error) {
 	var (
 		seq      atomic.Int64
@@ -79,9 +82,10 @@ func Drive(ctx context.Context, writers int, warmup, d time.Duration, op Op) (Lo
 			defer wg.Done()
 			for ctx.Err() == nil && failed.Load() == 0 {
 				t0 := time.Now()
-				if !t0.Before(end) {
+				if !t0.Before(end) && len(lats[w]) > 0 {
 					return
 				}
+				counted := !t0.Before(start)
 				err := op(ctx, w, int(seq.Add(1)))
 				done := time.Now()
 				if err != nil {
@@ -89,7 +93,7 @@ func Drive(ctx context.Context, writers int, warmup, d time.Duration, op Op) (Lo
 					errOnce.Do(func() { firstErr = err })
 					return
 				}
-				if !t0.Before(start) {
+				if counted {
 					lats[w] = append(lats[w], done.Sub(t0))
 					lastDone[w] = done
 				}

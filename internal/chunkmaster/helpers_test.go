@@ -49,7 +49,11 @@ func testLogger() *slog.Logger {
 
 func testChunk() chunkmaster.Config {
 	return chunkmaster.Config{Replication: 3, ChunkSize: 1 << 20, LeaseDuration: 3 * time.Second,
-		DeadAfter: time.Second, ScanInterval: 100 * time.Millisecond}
+		// DeadAfter is 50 heartbeats: with 1 s, a loaded CI machine delayed
+		// heartbeats past it, so live chunkservers were declared dead,
+		// skipped at allocation and re-replicated around (a chunk on two of
+		// three servers; three replicas at replication 2).
+		DeadAfter: 5 * time.Second, ScanInterval: 100 * time.Millisecond}
 }
 
 func startEnv(t testing.TB, masters, chunkservers int, cc chunkmaster.Config) *env {
@@ -94,7 +98,7 @@ func startEnv(t testing.TB, masters, chunkservers int, cc chunkmaster.Config) *e
 	}
 	t.Cleanup(func() { cl.Close() })
 	e.cl = cl
-	e.waitAttached(len(e.css), 10*time.Second)
+	e.waitAttached(len(e.css), 30*time.Second)
 	return e
 }
 
@@ -118,7 +122,7 @@ func (e *env) restartCS(i int) {
 	e.t.Helper()
 	e.stopCS(i)
 	cs := e.startCS(i)
-	e.waitFor(10*time.Second, cs.ID()+" registered at its new address", func() bool {
+	e.waitFor(30*time.Second, cs.ID()+" registered at its new address", func() bool {
 		p := e.dc.Primary()
 		if p == nil {
 			return false
@@ -229,7 +233,7 @@ func (e *env) ctx(d time.Duration) context.Context {
 // put stores data at path through the public client.
 func (e *env) put(path string, data []byte) {
 	e.t.Helper()
-	if _, err := e.cl.Put(e.ctx(60*time.Second), path, bytes.NewReader(data)); err != nil {
+	if _, err := e.cl.Put(e.ctx(120*time.Second), path, bytes.NewReader(data)); err != nil {
 		e.t.Fatalf("Put(%s, %d bytes): %v", path, len(data), err)
 	}
 }
@@ -238,7 +242,7 @@ func (e *env) put(path string, data []byte) {
 func (e *env) cat(path string, want []byte) {
 	e.t.Helper()
 	var got bytes.Buffer
-	n, err := e.cl.Cat(e.ctx(60*time.Second), path, &got)
+	n, err := e.cl.Cat(e.ctx(120*time.Second), path, &got)
 	if err != nil || !bytes.Equal(got.Bytes(), want) {
 		e.t.Fatalf("Cat(%s) = %d bytes, %v; want the %d bytes put", path, n, err, len(want))
 	}
@@ -247,7 +251,7 @@ func (e *env) cat(path string, want []byte) {
 // chunksOf is the handles of path's chunks, in order.
 func (e *env) chunksOf(path string) []client.Chunk {
 	e.t.Helper()
-	st, err := e.cl.Stat(e.ctx(10*time.Second), path)
+	st, err := e.cl.Stat(e.ctx(30*time.Second), path)
 	if err != nil {
 		e.t.Fatalf("Stat(%s): %v", path, err)
 	}

@@ -16,12 +16,12 @@ func TestChunkLeaseBoundedByMasterLease(t *testing.T) {
 	cc := testChunk()
 	cc.LeaseDuration = time.Minute
 	e := startEnv(t, 1, 3, cc)
-	if err := e.cl.Create(e.ctx(5*time.Second), "/v"); err != nil {
+	if err := e.cl.Create(e.ctx(30*time.Second), "/v"); err != nil {
 		t.Fatal(err)
 	}
 	p := e.primary()
 	sent := time.Now()
-	l, err := e.master(p).AllocateChunk(e.ctx(5*time.Second), &chunkpb.AllocateRequest{Path: "/v"})
+	l, err := e.master(p).AllocateChunk(e.ctx(30*time.Second), &chunkpb.AllocateRequest{Path: "/v"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestChunkLeaseBoundedByMasterLease(t *testing.T) {
 	}
 	_, holder := e.csByID(l.Primary.GetId())
 	asked := time.Now()
-	info, err := e.chunkserver(holder).Info(e.ctx(5*time.Second), &chunkpb.InfoRequest{})
+	info, err := e.chunkserver(holder).Info(e.ctx(30*time.Second), &chunkpb.InfoRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

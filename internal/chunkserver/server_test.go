@@ -90,7 +90,7 @@ func TestFencedAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
 	cs := startCS(t, etcd, "cs1", dir)
 	first := campaign(t, etcd, "127.0.0.1:1")
-	waitUntil(t, 5*time.Second, "the first primary's token learnt from etcd", func() bool { return cs.Token() == first.Token() })
+	waitUntil(t, 30*time.Second, "the first primary's token learnt from etcd", func() bool { return cs.Token() == first.Token() })
 	c := rawClient(t, cs.Addr())
 	ctx := t.Context()
 	if _, err := c.CreateChunk(ctx, &chunkpb.CreateChunkRequest{Token: int64(first.Token()), Handle: 1, Version: 1, MaxSize: 1 << 20}); err != nil {
@@ -99,7 +99,7 @@ func TestFencedAcrossRestart(t *testing.T) {
 	// A newer primary: the old one is fenced as soon as etcd says so.
 	first.Resign(ctx)
 	second := campaign(t, etcd, "127.0.0.1:2")
-	waitUntil(t, 5*time.Second, "the second primary's token learnt from etcd", func() bool { return cs.Token() == second.Token() })
+	waitUntil(t, 30*time.Second, "the second primary's token learnt from etcd", func() bool { return cs.Token() == second.Token() })
 
 	old := int64(first.Token())
 	refused := func(when string, c chunkpb.ChunkserverClient) {

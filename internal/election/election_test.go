@@ -51,8 +51,10 @@ func waitDone(t *testing.T, ctx context.Context, within time.Duration) time.Dura
 func TestRevokeEndsLeadershipAndNextWins(t *testing.T) {
 	srv := embedetcd.StartT(t)
 	c := embedetcd.ClientT(t, srv)
-	s1 := newSession(t, c, 10*time.Second)
-	s2 := newSession(t, c, 10*time.Second)
+	// A 60 s TTL: keepalives every 20 s, so only the watch can notice the
+	// revoke within the 15 s allowed below (a bound a loaded machine meets).
+	s1 := newSession(t, c, 60*time.Second)
+	s2 := newSession(t, c, 60*time.Second)
 
 	l1 := campaign(t, s1, "n1")
 	if got, want := int64(l1.Token()), int64(0); got <= want {
@@ -85,7 +87,7 @@ func TestRevokeEndsLeadershipAndNextWins(t *testing.T) {
 		t.Fatalf("revoke: %v", err)
 	}
 	// A revoke must be noticed through the watch, long before a keepalive.
-	took := waitDone(t, l1.Context(), 2*time.Second)
+	took := waitDone(t, l1.Context(), 15*time.Second)
 	if !errors.Is(context.Cause(l1.Context()), ErrLeadershipLost) {
 		t.Errorf("cause = %v; want ErrLeadershipLost", context.Cause(l1.Context()))
 	}
@@ -107,7 +109,7 @@ func TestRevokeEndsLeadershipAndNextWins(t *testing.T) {
 			t.Errorf("CurrentLeader = %+v, %v; want n2 with token %d", cur, err, l2.Token())
 		}
 		l2.Release()
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("second candidate did not win after revoke")
 	}
 }

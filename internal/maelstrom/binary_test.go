@@ -315,7 +315,9 @@ var etcdDirRE = regexp.MustCompile(`msg="embedded etcd serving".* dir=(\S+)`)
 // TestExitOnEOF keeps stdin open until init is answered, then closes it:
 // the process must exit 0 promptly, having removed etcd's data.
 func TestExitOnEOF(t *testing.T) {
-	const exitBound = 3 * time.Second
+	// The bound tells an exit from a hang (an idle machine exits in well
+	// under a second); a loaded one shuts etcd down slowly.
+	const exitBound = 30 * time.Second
 	ctx, cancel := context.WithTimeout(t.Context(), caseTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, masterBinary(t), "maelstrom")
@@ -428,7 +430,8 @@ func TestExitOnSignal(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	timer := time.NewTimer(3 * time.Second)
+	const exitBound = 30 * time.Second // an exit, not a hang
+	timer := time.NewTimer(exitBound)
 	defer timer.Stop()
 	select {
 	case err := <-waited:
@@ -437,7 +440,7 @@ func TestExitOnSignal(t *testing.T) {
 			t.Fatalf("exit after SIGTERM: %v; want status 0\nstderr:\n%s", err, stderr.String())
 		}
 	case <-timer.C:
-		t.Fatalf("still running 3s after SIGTERM\nstderr:\n%s", stderr.String())
+		t.Fatalf("still running %v after SIGTERM\nstderr:\n%s", exitBound, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), `msg="masters and etcd stopped"`) {
 		t.Errorf("stderr does not show a clean stop:\n%s", stderr.String())

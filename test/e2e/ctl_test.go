@@ -63,13 +63,13 @@ func TestCtlErrors(t *testing.T) {
 		// A cluster nobody runs: one line at once, exit 1, nothing written
 		// (checked below).
 		{name: "ls on a cluster nobody runs", args: []string{"ctl", "ls", "/", "--cluster", "nosuch", "--etcd-endpoints", c.EtcdEP},
-			wantCode: 1, want: []string{"no masters registered for cluster nosuch at " + c.EtcdEP}, within: 10 * time.Second},
+			wantCode: 1, want: []string{"no masters registered for cluster nosuch at " + c.EtcdEP}, within: 20 * time.Second},
 		{name: "status on a cluster nobody runs", args: []string{"ctl", "status", "--cluster", "nosuch", "--etcd-endpoints", c.EtcdEP},
-			wantCode: 1, want: []string{"no masters registered for cluster nosuch at " + c.EtcdEP}, within: 10 * time.Second},
+			wantCode: 1, want: []string{"no masters registered for cluster nosuch at " + c.EtcdEP}, within: 20 * time.Second},
 		{name: "pause on a cluster nobody runs", args: []string{"ctl", "pause", "--cluster", "nosuch", "--etcd-endpoints", c.EtcdEP},
-			wantCode: 1, want: []string{"no masters registered for cluster nosuch at " + c.EtcdEP}, within: 10 * time.Second},
+			wantCode: 1, want: []string{"no masters registered for cluster nosuch at " + c.EtcdEP}, within: 20 * time.Second},
 		{name: "failover on a cluster nobody runs", args: []string{"ctl", "failover", "--cluster", "nosuch", "--etcd-endpoints", c.EtcdEP},
-			wantCode: 1, want: []string{"no masters registered for cluster nosuch"}, within: 10 * time.Second},
+			wantCode: 1, want: []string{"no masters registered for cluster nosuch"}, within: 20 * time.Second},
 		// Failing over from a member that is not the primary does nothing.
 		{name: "failover from a member that is not the primary", args: []string{"ctl", "failover", "--from", "nosuch", "--etcd-endpoints", c.EtcdEP},
 			wantCode: 1, want: []string{"nosuch"}},

@@ -112,7 +112,7 @@ func (f *stopPrimary) Inject(t *testing.T, s *faultSuite) {
 	f.m.Stop(t)
 	// The kernel stops the threads asynchronously: return once all have.
 	pid := f.m.Pid()
-	if err := poll(t.Context(), 5*time.Second, func() bool { return allStopped(pid) }); err != nil {
+	if err := poll(t.Context(), 30*time.Second, func() bool { return allStopped(pid) }); err != nil {
 		t.Fatalf("%s: %s (pid %d) not stopped after SIGSTOP: %v", faultStop, f.m.ID, pid, err)
 	}
 }

@@ -111,7 +111,7 @@ func TestPausedPrimaryCannotWrite(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s did not become a standby after resuming: %v", old.ID, err)
 	}
-	if first > 2*time.Second {
+	if *timing && first > 2*time.Second {
 		t.Errorf("%s first answered /primary %v after resuming; want promptly", old.ID, first)
 	}
 	t.Logf("%s: first /primary answer (503) %v after SIGCONT; standby after %d answers, %v",
@@ -218,7 +218,7 @@ func waitQueued(t *testing.T, port, was int) int {
 		return -1
 	}
 	n := was
-	err := poll(t.Context(), 10*time.Second, func() bool {
+	err := poll(t.Context(), 30*time.Second, func() bool {
 		n = queuedBytes(t, port)
 		return n > was
 	})
