@@ -473,7 +473,7 @@ func (c *Client) mutate(ctx context.Context, m *masterpb.Mutation) error {
 	m.Session, m.ClientId, m.Seq = sid, l.id, l.seq
 	backoff := 10 * time.Millisecond
 	uncertain := false // an attempt may have been applied
-	var last error // the previous attempt's, for the report when ctx ends
+	var last error     // the previous attempt's, for the report when ctx ends
 	for {
 		c.mu.Lock()
 		changed := c.changed

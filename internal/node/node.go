@@ -117,7 +117,7 @@ type Node struct {
 	ckptOldest atomic.Uint64 // oldest local checkpoint the log can replay from (0: none)
 	ckptAt     atomic.Int64
 	trimmedTo  atomic.Uint64
-	logFirst   atomic.Uint64 // the log's first index as last learned (0: not yet)
+	logFirst   atomic.Uint64             // the log's first index as last learned (0: not yet)
 	inc        *incarnation.Dir          // the locked data dir, if any
 	pastLeases map[clientv3.LeaseID]bool // this process's earlier sessions not known revoked; guarded by mu
 

@@ -24,10 +24,12 @@
 //
 //   - The Appender applies a record to the state machine, and acknowledges it,
 //     only after its transaction committed.
+//
 //   - The Appender's queue is bounded in bytes: an Append that does not fit
 //     waits a bounded time for room, then fails with [ErrBusy]; a queued
 //     record whose caller left is dropped before it is sent ([ErrAbandoned]).
 //     Neither is written.
+//
 //   - Every record carries its batch's time stamp (the writer's clock when it
 //     sent the batch), the same on every replica: the log time a state
 //     machine may use instead of its own clock.
