@@ -55,7 +55,7 @@ var mutants = []mutant{
 	{
 		Name:    "append-no-token-compare",
 		File:    "internal/walship/appender.go",
-		Old:     "fencing.Guard(a.cfg.LeaderKey, a.cfg.Token),\n\t\theadCmp,",
+		Old:     "fencing.Guard(a.cfg.LeaderKey, a.cfg.Token),\n\t\t\theadCmp,",
 		New:     "headCmp,",
 		Package: "./internal/walship",
 		Tests:   "TestStaleTokenRejectedByEtcd|TestRevokedWriterIsFenced",
