@@ -26,7 +26,11 @@ type curveBench struct {
 	srv *server.Server
 }
 
-func startCurveBench(b *testing.B) *curveBench {
+func startCurveBench(b *testing.B) *curveBench { return startCurveBenchN(b, 1) }
+
+// startCurveBenchN is startCurveBench with masters-1 standbys beside the
+// primary, as the curve runs it.
+func startCurveBenchN(b *testing.B, masters int) *curveBench {
 	b.Helper()
 	ctx := b.Context()
 	e, err := startEnv(ctx, Options{}, b.TempDir())
@@ -47,6 +51,15 @@ func startCurveBench(b *testing.B) *curveBench {
 	defer cancel()
 	if err := waitServing(wctx, srv.Node); err != nil {
 		b.Fatal(err)
+	}
+	for i := 2; i <= masters; i++ {
+		scfg := cfg
+		scfg.NodeID = "n" + strconv.Itoa(i)
+		sb, err := server.Start(ctx, server.Options{Config: scfg, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(sb.Close)
 	}
 	cl, err := client.New(ctx, client.Config{Endpoints: []string{e.etcd.Endpoint()}, Cluster: "cb"})
 	if err != nil {
@@ -155,8 +168,13 @@ func BenchmarkReadConfirmedC1(b *testing.B) {
 // the machine's load weighs on all alike, and reports each one's median in
 // µs: the decomposition of a create and a stat that docs/performance.md
 // quotes.
-func BenchmarkC1Interleaved(b *testing.B) {
-	cb := startCurveBench(b)
+func BenchmarkC1Interleaved(b *testing.B) { c1Interleaved(b, startCurveBench(b)) }
+
+// BenchmarkC1InterleavedStandby is BenchmarkC1Interleaved with a standby
+// tailing the log, as in `master bench --curve`.
+func BenchmarkC1InterleavedStandby(b *testing.B) { c1Interleaved(b, startCurveBenchN(b, 2)) }
+
+func c1Interleaved(b *testing.B, cb *curveBench) {
 	ctx := b.Context()
 	val := curvePutValue()
 	ops := []struct {
