@@ -32,6 +32,9 @@ It writes SVG plots of the failover timeline and of throughput against latency i
 			if crash, _ := cmd.Flags().GetBool("crash"); crash {
 				return runBenchCrash(cmd, format == "json")
 			}
+			if curve, _ := cmd.Flags().GetBool("curve"); curve {
+				return runBenchCurve(cmd, format == "json")
+			}
 			quick, _ := cmd.Flags().GetBool("quick")
 			outDir, _ := cmd.Flags().GetString("out")
 			o := benchsuite.Full()
@@ -78,6 +81,9 @@ It writes SVG plots of the failover timeline and of throughput against latency i
 	c.Flags().Bool("crash", false, "instead of the suite: kill -9 and restart real `master serve` child processes (10 s lease) and measure the first acknowledged create")
 	c.Flags().Int("crashes", 20, "with --crash: kill -9 runs")
 	c.Flags().Int("restarts", 5, "with --crash: lone restart runs")
+	c.Flags().Bool("curve", false, "instead of the suite: creates and linearizable stats through one public client at C = 1, 16, 64, 256, 1024 beside etcd puts and gets (issue 15's curve)")
+	c.Flags().Int("curve-rounds", 3, "with --curve: interleaved rounds")
+	c.Flags().Duration("curve-duration", 1500*time.Millisecond, "with --curve: one measurement (per workload, C and round)")
 	c.Flags().StringP("output", "o", "text", "output format: text or json")
 	c.Flags().String("out", "bench-out", "directory for the SVG plots")
 	return c
@@ -113,5 +119,47 @@ func runBenchCrash(cmd *cobra.Command, asJSON bool) error {
 	}
 	row("kill -9 primary -> first acknowledged create", res.Kill9FirstWrite, "p99<=1000")
 	row("lone restart -> first acknowledged create", res.RestartFirstWrite, "<=1000")
+	return nil
+}
+
+// runBenchCurve is `master bench --curve`.
+func runBenchCurve(cmd *cobra.Command, asJSON bool) error {
+	o := benchsuite.DefaultCurve()
+	o.Rounds, _ = cmd.Flags().GetInt("curve-rounds")
+	o.Duration, _ = cmd.Flags().GetDuration("curve-duration")
+	if o.Rounds < 1 || o.Duration <= 0 {
+		return usageError{fmt.Errorf("--curve-rounds %d, --curve-duration %v: use at least 1 round of a positive duration", o.Rounds, o.Duration)}
+	}
+	o.Progress = cmd.ErrOrStderr()
+	outDir, _ := cmd.Flags().GetString("out")
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	res, err := benchsuite.Curve(ctx, o)
+	if err != nil {
+		return err
+	}
+	plots, err := benchsuite.WriteCurveSVGs(outDir, res)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+		for _, p := range plots {
+			fmt.Fprintln(cmd.ErrOrStderr(), "bench: plot:", p)
+		}
+		return nil
+	}
+	if err := res.Table(out); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	for _, p := range plots {
+		fmt.Fprintln(out, "plot:", p)
+	}
 	return nil
 }

@@ -30,6 +30,12 @@
 // plain SVG. [Pair] is also what package bench's BenchmarkRevokeToFirstWrite
 // runs, and [Drive] is the load driver of every write figure.
 //
+// [Curve] is `master bench --curve` (issue 15): creates and linearizable
+// stats through one shared client.Client against two in-process masters at
+// each concurrency C, beside etcd puts and linearizable gets at the same C
+// on the same etcd, in interleaved rounds; [CurveResult.Table] marks issue
+// 15's targets and [WriteCurveSVGs] draws ops/s and p99 against C.
+//
 // What it does not do: compare runs, or keep anything between them. The
 // figures are of this machine and this run only, and a machine busy with
 // other work (a disk shared with other fsyncs above all) moves them; the

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -74,6 +75,14 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		etcdAddr = pickAddr(hostPort(o.Base.Etcd.Endpoints[0]), 0)
 	}
 	e, err := embedetcd.Start(ctx, embedetcd.Options{Dir: filepath.Join(dir, "etcd"), ClientAddr: etcdAddr, NoFsync: o.NoFsync})
+	for attempt := 0; err != nil && etcdAddr != "" && attempt < 4 && ctx.Err() == nil &&
+		strings.Contains(err.Error(), "address already in use"); attempt++ {
+		// The port picked free was taken before etcd bound it (another
+		// process on a busy machine): pick another, as pickAddr would have.
+		host, _, _ := net.SplitHostPort(etcdAddr)
+		etcdAddr = pickAddr(net.JoinHostPort(host, "0"), 0)
+		e, err = embedetcd.Start(ctx, embedetcd.Options{Dir: filepath.Join(dir, "etcd"), ClientAddr: etcdAddr, NoFsync: o.NoFsync})
+	}
 	if err != nil {
 		return nil, err
 	}

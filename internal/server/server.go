@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -174,6 +175,12 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		OnRoleChange:       hook.RoleChanged,
 	})
 	s.Node = n
+	// Stream workers, one per CPU, serve calls on goroutines whose stacks
+	// have already grown, instead of a fresh goroutine per call whose stack
+	// grows (and is copied) on every call: at one client that copying was a
+	// visible share of a call's CPU (docs/performance.md). When every worker
+	// is busy gRPC starts a goroutine as before.
+	serverOpts = append(serverOpts, grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))))
 	s.grpc = grpc.NewServer(serverOpts...)
 	rpcserver.Register(s.grpc, n)
 	if err := s.startChunks(o, log); err != nil {
