@@ -21,7 +21,7 @@ chunkservers, until Ctrl-C. Its data (etcd, masters, chunkservers) lives in a
 temporary directory removed at Ctrl-C, or under --data-dir DIR, kept and
 reused when dev runs again with the same --data-dir. A configured port that
 is busy (another dev running) is replaced by a free one, and dev says so.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {
