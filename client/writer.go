@@ -46,6 +46,8 @@ type Writer struct {
 	sem       chan struct{}       // one token per piece in flight
 	wg        sync.WaitGroup      // the piece writers
 
+	placed Placement // how the chunks allocated so far were placed
+
 	mu   sync.Mutex // guards err
 	err  error      // the first failure
 	done bool       // Close or Abort ran
@@ -99,6 +101,45 @@ func (c *Client) deleteQuietly(ctx context.Context, path string) {
 
 // Size is the number of bytes written so far.
 func (w *Writer) Size() int64 { return w.size }
+
+// Placement is how the file's chunks were placed so far (complete after
+// Close).
+func (w *Writer) Placement() Placement { return w.placed }
+
+// Placement is how a written file's chunks were placed on the
+// chunkservers. A chunk is under-replicated when the master could place it
+// on fewer chunkservers than chunk.replication (fewer are registered, or
+// have room); the data is written all the same, and the master copies such
+// chunks to more chunkservers once there are (see `ctl fsck`).
+type Placement struct {
+	// Chunks is the number of chunks allocated.
+	Chunks int `json:"chunks"`
+	// Replicas is the fewest replicas any chunk was placed on (0 for a
+	// file without chunks).
+	Replicas int `json:"replicas"`
+	// Wanted is chunk.replication (0 when the master does not say).
+	Wanted int `json:"wanted"`
+	// UnderReplicated is the number of chunks placed on fewer than Wanted.
+	UnderReplicated int `json:"under_replicated"`
+}
+
+// Short reports whether some chunk got fewer replicas than asked for.
+func (p Placement) Short() bool { return p.UnderReplicated > 0 }
+
+func (p *Placement) add(l *chunkpb.ChunkLease) {
+	n := len(l.Secondaries)
+	if l.Primary != nil {
+		n++
+	}
+	if p.Chunks == 0 || n < p.Replicas {
+		p.Replicas = n
+	}
+	p.Chunks++
+	p.Wanted = max(p.Wanted, int(l.Replication))
+	if n < int(l.Replication) {
+		p.UnderReplicated++
+	}
+}
 
 // Path is where the file appears on Close.
 func (w *Writer) Path() string { return w.path }
@@ -177,6 +218,7 @@ func (w *Writer) flush() error {
 			return err
 		}
 		w.lease, w.prev = l, nil
+		w.placed.add(l)
 	}
 	l, prev, done := w.lease, w.prev, make(chan struct{})
 	w.prev = done

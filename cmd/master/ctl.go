@@ -271,7 +271,10 @@ func ctlRemove() *cobra.Command {
 				return err
 			}
 			if e.json {
-				return e.printJSON(map[string]any{"ok": true, "removed": args[0]})
+				return e.printJSON(struct {
+					OK      bool   `json:"ok"`
+					Removed string `json:"removed"`
+				}{true, args[0]})
 			}
 			fmt.Fprintf(e.out, "removed %s\n", args[0])
 			return nil
@@ -325,7 +328,10 @@ func ctlNamespace(verb string) *cobra.Command {
 				return nsError(verb, err)
 			}
 			if e.json {
-				return e.printJSON(map[string]any{"ok": true, "path": args[0]})
+				return e.printJSON(struct {
+					OK   bool   `json:"ok"`
+					Path string `json:"path"`
+				}{true, args[0]})
 			}
 			return nil
 		}),
@@ -342,7 +348,11 @@ func ctlMv() *cobra.Command {
 				return nsError("mv", err)
 			}
 			if e.json {
-				return e.printJSON(map[string]any{"ok": true, "src": args[0], "dst": args[1]})
+				return e.printJSON(struct {
+					OK  bool   `json:"ok"`
+					Src string `json:"src"`
+					Dst string `json:"dst"`
+				}{true, args[0], args[1]})
 			}
 			return nil
 		}),

@@ -43,14 +43,23 @@ func ctlPut() *cobra.Command {
 			}
 			defer e.cancel()
 			start := time.Now()
-			n, err := putFile(e.ctx, e.cfg.c, args[0], args[1])
+			n, placed, err := putFile(e.ctx, e.cfg.c, args[0], args[1])
 			if err != nil {
 				return e.explain(nsError("put", err))
 			}
 			took := time.Since(start)
 			mibs := float64(n) / (1 << 20) / took.Seconds()
+			// Fewer replicas than chunk.replication is not a failure (the
+			// data is written, and re-replicated once chunkservers join),
+			// but the operator is told, on stderr and in the JSON.
+			warning := ""
+			if placed.Short() {
+				warning = fmt.Sprintf("%d of %d chunks of %s were placed on %d chunkservers, fewer than chunk.replication %d; the data is written, and the primary copies it once more chunkservers run (check with ctl fsck)",
+					placed.UnderReplicated, placed.Chunks, args[1], placed.Replicas, placed.Wanted)
+				fmt.Fprintln(cmd.ErrOrStderr(), "master: warning: put", warning)
+			}
 			if e.json {
-				return e.printJSON(map[string]any{"path": args[1], "bytes": n, "seconds": took.Seconds(), "mib_per_s": mibs})
+				return e.printJSON(putResult{Path: args[1], Bytes: n, Seconds: took.Seconds(), MiBPerS: mibs, Placement: placed, Warning: warning})
 			}
 			fmt.Fprintf(e.out, "%s → %s: %d bytes in %v (%.1f MiB/s)\n", args[0], args[1], n, took.Round(time.Millisecond), mibs)
 			return nil
@@ -58,23 +67,36 @@ func ctlPut() *cobra.Command {
 	}
 }
 
+// putResult is `ctl put -o json`: the chunks' placement (chunks, replicas,
+// wanted, under_replicated) follows the transfer figures; warning is set
+// when a chunk got fewer replicas than chunk.replication.
+type putResult struct {
+	Path    string  `json:"path"`
+	Bytes   int64   `json:"bytes"`
+	Seconds float64 `json:"seconds"`
+	MiBPerS float64 `json:"mib_per_s"`
+	client.Placement
+	Warning string `json:"warning,omitempty"`
+}
+
 // putFile streams the local file local to path with the streaming writer.
-func putFile(ctx context.Context, c *client.Client, local, path string) (int64, error) {
+func putFile(ctx context.Context, c *client.Client, local, path string) (int64, client.Placement, error) {
 	f, err := os.Open(local)
 	if err != nil {
-		return 0, fmt.Errorf("put %s: local file %s: %v", path, local, unwrapPath(err))
+		return 0, client.Placement{}, fmt.Errorf("put %s: local file %s: %v", path, local, unwrapPath(err))
 	}
 	defer f.Close()
 	w, err := c.CreateFile(ctx, path)
 	if err != nil {
-		return 0, err
+		return 0, client.Placement{}, err
 	}
 	n, err := io.Copy(w, f)
 	if err != nil {
 		w.Abort()
-		return n, err
+		return n, w.Placement(), err
 	}
-	return n, w.Close()
+	err = w.Close()
+	return n, w.Placement(), err
 }
 
 func unwrapPath(err error) error {
@@ -99,7 +121,12 @@ func ctlAppend() *cobra.Command {
 				return nsError("append", err)
 			}
 			if e.json {
-				return e.printJSON(map[string]any{"path": args[0], "offset": a.Offset, "length": a.Length, "id": a.ID.String()})
+				return e.printJSON(struct {
+					Path   string `json:"path"`
+					Offset int64  `json:"offset"`
+					Length int64  `json:"length"`
+					ID     string `json:"id"`
+				}{args[0], a.Offset, a.Length, a.ID.String()})
 			}
 			fmt.Fprintf(e.out, "appended %d bytes to %s at offset %d (record %s)\n", len(data), args[0], a.Offset, a.ID)
 			return nil
@@ -127,13 +154,13 @@ func ctlCat() *cobra.Command {
 				})
 				if err != nil {
 					w.Flush()
-					return e.explain(nsError("cat", err))
+					return e.explain(catError(e, args[0], err))
 				}
 				return w.Flush()
 			}
 			f, err := e.cfg.c.Open(e.ctx, args[0])
 			if err != nil {
-				return e.explain(nsError("cat", err))
+				return e.explain(catError(e, args[0], err))
 			}
 			defer f.Close()
 			w := bufio.NewWriterSize(e.out, 1<<20)
@@ -146,6 +173,17 @@ func ctlCat() *cobra.Command {
 	}
 	c.Flags().Bool("records", false, "the file holds appended records (ctl append): print each record's data once, without framing, padding or duplicates")
 	return c
+}
+
+// catError is a failed cat's error. A directory is a path the operation
+// failed on (exit 1), not bad usage (exit 2), and is named as such.
+func catError(e *ctlEnv, path string, err error) error {
+	if errors.Is(err, client.ErrInvalid) {
+		if ent, serr := e.cfg.c.Stat(e.ctx, path); serr == nil && ent.Dir {
+			return fmt.Errorf("cat %s: %s is a directory; give a file (ctl ls %s lists it)", path, path, path)
+		}
+	}
+	return nsError("cat", err)
 }
 
 func ctlChunkservers() *cobra.Command {

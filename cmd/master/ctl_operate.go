@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gfsha/master/internal/cluster"
 	"github.com/gfsha/master/internal/ctl"
 )
 
@@ -63,7 +64,10 @@ func ctlPause(pause bool) *cobra.Command {
 				return err
 			}
 			if e.json {
-				return e.printJSON(map[string]any{"cluster": e.cfg.cluster, "paused": pause})
+				return e.printJSON(struct {
+					Cluster string `json:"cluster"`
+					Paused  bool   `json:"paused"`
+				}{e.cfg.cluster, pause})
 			}
 			fmt.Fprintf(e.out, "cluster %s paused: %v\n", e.cfg.cluster, pause)
 			return nil
@@ -85,8 +89,11 @@ func ctlHistory() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if hs == nil {
+				hs = []cluster.HistoryRecord{}
+			}
 			if e.json {
-				return e.printJSON(map[string]any{"cluster": e.cfg.cluster, "history": hs})
+				return e.printJSON(historyJSON{Cluster: e.cfg.cluster, History: hs})
 			}
 			tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TIME\tNEW PRIMARY\tTOKEN\tPREVIOUS PRIMARY\tPREVIOUS TOKEN\tREASON\tDETECT MS\tELECT MS\tCATCH UP MS\tFIRST WRITE MS\tTOTAL MS")
@@ -107,4 +114,11 @@ func ctlHistory() *cobra.Command {
 			return tw.Flush()
 		}),
 	}
+}
+
+// historyJSON is `ctl history -o json`: a struct, so its keys keep one
+// order (as every -o json does), oldest change first.
+type historyJSON struct {
+	Cluster string                  `json:"cluster"`
+	History []cluster.HistoryRecord `json:"history"`
 }

@@ -15,8 +15,13 @@ import (
 func newDev() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "dev",
-		Short: "Run a local cluster in one process: embedded etcd and two masters, until Ctrl-C",
-		Args:  cobra.NoArgs,
+		Short: "Run a local cluster in one process: embedded etcd, two masters and three chunkservers, until Ctrl-C",
+		Long: `Run a local cluster in one process: embedded etcd, two masters and three
+chunkservers, until Ctrl-C. Its data (etcd, masters, chunkservers) lives in a
+temporary directory removed at Ctrl-C, or under --data-dir DIR, kept and
+reused when dev runs again with the same --data-dir. A configured port that
+is busy (another dev running) is replaced by a free one, and dev says so.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {
@@ -29,11 +34,23 @@ func newDev() *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			log := newLogger(cfg.Log)
-			dc, err := devcluster.Start(ctx, devcluster.Options{Base: cfg, Masters: masters, Logger: log})
+			// Only an explicit --data-dir keeps the data: data_dir's default
+			// (data/<node_id>) is a server's, not a whole cluster's.
+			dir := ""
+			if f := cmd.Flag("data-dir"); f != nil && f.Changed {
+				dir = cfg.DataDir
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return fmt.Errorf("dev: --data-dir %s: %v", dir, unwrapPath(err))
+				}
+			}
+			dc, err := devcluster.Start(ctx, devcluster.Options{Base: cfg, Masters: masters, Logger: log, Dir: dir})
 			if err != nil {
 				return err
 			}
 			defer dc.Close()
+			if line := dc.BusyLine(); line != "" {
+				fmt.Fprintln(os.Stderr, "master:", line)
+			}
 			dc.PrintBanner(os.Stdout)
 			<-ctx.Done()
 			fmt.Fprintln(os.Stderr, "master: dev: stopping")

@@ -35,7 +35,7 @@ import (
 func (t *term) leaseOf(h uint64, l *lease, now time.Time) *chunkpb.ChunkLease {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := &chunkpb.ChunkLease{Handle: h, Version: l.version, ChunkSize: t.m.cfg.ChunkSize, Token: int64(t.token),
+	out := &chunkpb.ChunkLease{Handle: h, Version: l.version, ChunkSize: t.m.cfg.ChunkSize, Token: int64(t.token), Replication: int32(t.m.cfg.Replication),
 		LeaseMs: max(0, min(l.expires.Sub(now), t.m.cfg.LeaseDuration).Milliseconds())}
 	if s := t.servers[l.primary]; s != nil {
 		out.Primary = &chunkpb.Replica{Id: s.id, Address: s.addr}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -28,11 +29,15 @@ import (
 type Options struct {
 	// Base supplies cluster, lease TTL, etc. Its listen, http_listen and
 	// etcd.endpoints give the first addresses to try; each next master
-	// takes the next port. A port in use is replaced by a free one.
+	// takes the next port. A port in use is replaced by a free one, and
+	// Busy says which were (a second `master dev` on the same machine runs
+	// on free ports).
 	Base    config.Config
 	Masters int
 	Logger  *slog.Logger
-	// Dir holds etcd's data; a temporary directory when empty (removed at Close).
+	// Dir holds the cluster's data (etcd, masters, chunkservers), kept at
+	// Close and reused by the next Start; a temporary directory removed at
+	// Close when empty.
 	Dir string
 	// NoFsync for tests.
 	NoFsync bool
@@ -51,7 +56,16 @@ type Cluster struct {
 	csEtcd       *clientv3.Client // the chunkservers' etcd client
 	cluster      string
 	tmp          string
+	dir          string
+	closeOnce    sync.Once
+	// Busy lists the configured addresses that were in use and the free
+	// ones used instead ("etcd 127.0.0.1:2379 → 127.0.0.1:40001").
+	Busy []string
 }
+
+// DataDir is where the cluster's data lives; Temporary reports whether it
+// is removed at Close.
+func (dc *Cluster) DataDir() (dir string, temporary bool) { return dc.dir, dc.tmp != "" }
 
 // Start starts etcd and the masters.
 func Start(ctx context.Context, o Options) (*Cluster, error) {
@@ -70,9 +84,10 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		}
 		dc.tmp, dir = t, t
 	}
+	dc.dir = dir
 	etcdAddr := ""
 	if len(o.Base.Etcd.Endpoints) > 0 {
-		etcdAddr = pickAddr(hostPort(o.Base.Etcd.Endpoints[0]), 0)
+		etcdAddr = dc.pickAddr("etcd", hostPort(o.Base.Etcd.Endpoints[0]), 0)
 	}
 	e, err := embedetcd.Start(ctx, embedetcd.Options{Dir: filepath.Join(dir, "etcd"), ClientAddr: etcdAddr, NoFsync: o.NoFsync})
 	for attempt := 0; err != nil && etcdAddr != "" && attempt < 4 && ctx.Err() == nil &&
@@ -80,7 +95,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		// The port picked free was taken before etcd bound it (another
 		// process on a busy machine): pick another, as pickAddr would have.
 		host, _, _ := net.SplitHostPort(etcdAddr)
-		etcdAddr = pickAddr(net.JoinHostPort(host, "0"), 0)
+		etcdAddr, _ = pickAddr(net.JoinHostPort(host, "0"), 0)
 		e, err = embedetcd.Start(ctx, embedetcd.Options{Dir: filepath.Join(dir, "etcd"), ClientAddr: etcdAddr, NoFsync: o.NoFsync})
 	}
 	if err != nil {
@@ -90,8 +105,8 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	for i := range o.Masters {
 		cfg := o.Base
 		cfg.NodeID = "n" + strconv.Itoa(i+1)
-		cfg.Listen = pickAddr(cfg.Listen, i)
-		cfg.HTTPListen = pickAddr(cfg.HTTPListen, i)
+		cfg.Listen = dc.pickAddr("master "+cfg.NodeID+" rpc", cfg.Listen, i)
+		cfg.HTTPListen = dc.pickAddr("master "+cfg.NodeID+" http", cfg.HTTPListen, i)
 		cfg.DataDir = filepath.Join(dir, cfg.NodeID)
 		cfg.Etcd.Endpoints = []string{e.Endpoint()}
 		cfg.Etcd.Embed = false
@@ -119,6 +134,11 @@ func (dc *Cluster) PrintBanner(w io.Writer) {
 	for _, cs := range dc.Chunkservers {
 		fmt.Fprintf(w, "  chunkserver %-5s rpc %s\n", cs.ID(), cs.Addr())
 	}
+	if dc.tmp != "" {
+		fmt.Fprintf(w, "  data              %s (temporary: removed at Ctrl-C; keep it with --data-dir DIR)\n", dc.dir)
+	} else {
+		fmt.Fprintf(w, "  data              %s (kept; `master dev --data-dir %s` runs on it again)\n", dc.dir, dc.dir)
+	}
 	fmt.Fprintf(w, "\ntry, in another terminal:\n")
 	flags := "--etcd-endpoints " + ep
 	if dc.cluster != "default" {
@@ -132,8 +152,11 @@ func (dc *Cluster) PrintBanner(w io.Writer) {
 	fmt.Fprintf(w, "Ctrl-C stops everything.\n")
 }
 
-// Close stops the masters and etcd and removes a temporary directory.
-func (dc *Cluster) Close() {
+// Close stops the masters and etcd and removes a temporary directory. A
+// second Close does nothing.
+func (dc *Cluster) Close() { dc.closeOnce.Do(dc.close) }
+
+func (dc *Cluster) close() {
 	for _, cs := range dc.Chunkservers {
 		cs.Close()
 	}
@@ -168,7 +191,7 @@ func (dc *Cluster) startChunkservers(ctx context.Context, o Options, dir string)
 	dc.csEtcd = c
 	for i := range n {
 		id := "cs" + strconv.Itoa(i+1)
-		listen := pickAddr("127.0.0.1:7101", i)
+		listen := dc.pickAddr("chunkserver "+id, "127.0.0.1:7101", i)
 		if _, port, _ := net.SplitHostPort(o.Base.Listen); port == "0" {
 			// Tests: a port the kernel picks at listen time, never one
 			// checked free earlier that a parallel cluster may take.
@@ -184,9 +207,29 @@ func (dc *Cluster) startChunkservers(ctx context.Context, o Options, dir string)
 	return nil
 }
 
+// pickAddr is the package's pickAddr, noting in dc.Busy a port that was
+// in use.
+func (dc *Cluster) pickAddr(what, addr string, i int) string {
+	got, busy := pickAddr(addr, i)
+	if busy != "" {
+		dc.Busy = append(dc.Busy, what+" "+busy+" → "+got)
+	}
+	return got
+}
+
+// BusyLine is one line saying which configured ports were in use and how
+// to choose others, or "" when none was.
+func (dc *Cluster) BusyLine() string {
+	if len(dc.Busy) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("dev: the configured ports were busy (is another `master dev` running?), so free ones are used instead: %s; choose ports with --listen, --http-listen and --etcd-endpoints",
+		strings.Join(dc.Busy, ", "))
+}
+
 // pickAddr returns addr with its port advanced by i when that port is free,
-// else a free port on the same host.
-func pickAddr(addr string, i int) string {
+// else a free port on the same host and the busy address.
+func pickAddr(addr string, i int) (got, busy string) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		host, port = "127.0.0.1", "0"
@@ -196,15 +239,16 @@ func pickAddr(addr string, i int) string {
 		cand := net.JoinHostPort(host, strconv.Itoa(p+i))
 		if l, err := net.Listen("tcp", cand); err == nil {
 			l.Close()
-			return cand
+			return cand, ""
 		}
+		busy = cand
 	}
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
-		return net.JoinHostPort(host, "0")
+		return net.JoinHostPort(host, "0"), busy
 	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().String(), busy
 }
 
 func hostPort(endpoint string) string {
