@@ -49,11 +49,14 @@ type Manager struct {
 	cfg Config
 	log *slog.Logger
 
-	mu     sync.Mutex // guards term, termCh, conns and closed
+	mu     sync.Mutex // guards term, termCh, conns, closed and reports
 	term   *term
 	termCh chan struct{} // closed and replaced when a term starts
 	conns  map[string]*grpc.ClientConn
 	closed bool
+	// reports is the advisory location table: every chunkserver's last
+	// report to this member, whatever its role (shadow.go).
+	reports map[string]*reported
 }
 
 // New makes a manager for n; Run drives it.
@@ -90,12 +93,13 @@ func (m *Manager) Run(ctx context.Context) {
 func (m *Manager) runTerm(ctx context.Context, token fencing.Token) {
 	tctx, cancel := context.WithCancel(ctx)
 	t := newTerm(m, tctx, token)
+	seeded := m.seed(t, m.n.State().AppliedIndex())
 	m.mu.Lock()
 	m.term = t
 	close(m.termCh)
 	m.termCh = make(chan struct{})
 	m.mu.Unlock()
-	m.log.Info("chunk management active", "token", token, "grants_after", t.graceUntil.Sub(t.start).Round(time.Millisecond))
+	m.log.Info("chunk management active", "token", token, "chunkservers_known", seeded, "grants_after", t.graceUntil.Sub(t.start).Round(time.Millisecond))
 
 	var wg sync.WaitGroup
 	wg.Add(1)
