@@ -121,7 +121,7 @@ func (v *service) locateShadow(ctx context.Context, r *chunkpb.LocateRequest, no
 	for _, c := range e.Chunks {
 		lc := &chunkpb.LocatedChunk{Handle: c.Handle, Version: c.Version}
 		for id, p := range m.reports {
-			if now.Sub(p.lastBeat) < m.cfg.DeadAfter && p.chunks[c.Handle] == c.Version {
+			if v, ok := p.chunks[c.Handle]; ok && v == c.Version && now.Sub(p.lastBeat) < m.cfg.DeadAfter {
 				lc.Replicas = append(lc.Replicas, &chunkpb.Replica{Id: id, Address: p.addr})
 			}
 		}
