@@ -43,7 +43,8 @@ type Node interface {
 // Manager runs the master's side of the data path while its node serves:
 // one term per leadership, started when the node is promoted and ended when
 // its token goes away. Nothing of a term outlives it: the location map, the
-// leases it knows and its background work are rebuilt by the next one.
+// leases it knows and its background work are rebuilt by the next one (its
+// locations seeded from the advisory table of reports, shadow.go).
 type Manager struct {
 	n   Node
 	cfg Config
