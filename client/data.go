@@ -343,6 +343,7 @@ func chunkserverErr(r *chunkpb.Replica, err error) error {
 	return status.Error(st.Code(), msg)
 }
 
+// locate asks the primary: writers need its view of the file's chunks.
 func (c *Client) locate(ctx context.Context, path string) (*chunkpb.LocateResponse, error) {
 	var r *chunkpb.LocateResponse
 	err := c.callChunk(ctx, func(ctx context.Context, m chunkpb.ChunkMasterClient) error {
@@ -350,6 +351,13 @@ func (c *Client) locate(ctx context.Context, path string) (*chunkpb.LocateRespon
 		r, err = m.Locate(ctx, &chunkpb.LocateRequest{Path: path})
 		return err
 	})
+	return r, err
+}
+
+// locateRead is LocateInfo, for readers: every caught-up member answers
+// it, so a file can be read while the primary is unavailable.
+func (c *Client) locateRead(ctx context.Context, path string) (*chunkpb.LocateResponse, error) {
+	r, _, err := c.LocateInfo(ctx, path)
 	return r, err
 }
 
@@ -361,7 +369,7 @@ func (c *Client) Cat(ctx context.Context, path string, w io.Writer) (int64, erro
 	if err := checkPath(path); err != nil {
 		return 0, err
 	}
-	loc, err := c.locate(ctx, path)
+	loc, err := c.locateRead(ctx, path)
 	if err != nil {
 		return 0, fmt.Errorf("cat %s: %w", path, err)
 	}
@@ -420,7 +428,7 @@ func (c *Client) readChunk(ctx context.Context, path string, idx int, ch *chunkp
 		case <-t.C:
 		}
 		backoff = min(2*backoff, time.Second)
-		loc, err := c.locate(ctx, path)
+		loc, err := c.locateRead(ctx, path)
 		if err != nil {
 			return off, err
 		}

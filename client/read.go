@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/gfsha/master/api/chunkpb"
 	"github.com/gfsha/master/api/masterpb"
 	"github.com/gfsha/master/internal/cluster"
 )
@@ -225,7 +226,7 @@ func (c *Client) markSuspect(addr string) {
 }
 
 // readFunc is one read at one member.
-type readFunc[T any] func(ctx context.Context, m masterpb.MasterClient, opts ...grpc.CallOption) (T, error)
+type readFunc[T any] func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (T, error)
 
 // hedgeAfter: a read not answered this soon is also sent to the next
 // member, and the first answer wins (a paused member then costs this, not
@@ -355,7 +356,7 @@ func retryRead(err error) bool {
 }
 
 func readAt[T any](ctx context.Context, c *Client, addr string, rc ReadConfig, fn readFunc[T]) (T, ReadInfo, error) {
-	m, err := c.Conn(addr)
+	cc, err := c.grpcConn(addr)
 	if err != nil {
 		var zero T
 		return zero, ReadInfo{}, status.Error(codes.Unavailable, err.Error())
@@ -376,7 +377,7 @@ func readAt[T any](ctx context.Context, c *Client, addr string, rc ReadConfig, f
 	}
 	actx = metadata.AppendToOutgoingContext(actx, kv...)
 	var hdr metadata.MD
-	v, err := fn(actx, m, grpc.Header(&hdr))
+	v, err := fn(actx, cc, grpc.Header(&hdr))
 	info := readInfoOf(hdr)
 	if info.ServedBy != "" {
 		c.See(info.AppliedIndex)
@@ -401,8 +402,8 @@ func readInfoOf(md metadata.MD) ReadInfo {
 
 // StatInfo is Stat, also saying who answered.
 func (c *Client) StatInfo(ctx context.Context, path string) (Entry, ReadInfo, error) {
-	e, info, err := read(ctx, c, func(ctx context.Context, m masterpb.MasterClient, opts ...grpc.CallOption) (*masterpb.Entry, error) {
-		return m.Stat(ctx, &masterpb.StatRequest{Path: path}, opts...)
+	e, info, err := read(ctx, c, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*masterpb.Entry, error) {
+		return masterpb.NewMasterClient(cc).Stat(ctx, &masterpb.StatRequest{Path: path}, opts...)
 	})
 	if err != nil {
 		return Entry{}, info, err
@@ -414,8 +415,8 @@ func (c *Client) StatInfo(ctx context.Context, path string) (Entry, ReadInfo, er
 
 // ListInfo is List, also saying who answered.
 func (c *Client) ListInfo(ctx context.Context, path string) ([]Entry, ReadInfo, error) {
-	r, info, err := read(ctx, c, func(ctx context.Context, m masterpb.MasterClient, opts ...grpc.CallOption) (*masterpb.ListResponse, error) {
-		return m.List(ctx, &masterpb.StatRequest{Path: path}, opts...)
+	r, info, err := read(ctx, c, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*masterpb.ListResponse, error) {
+		return masterpb.NewMasterClient(cc).List(ctx, &masterpb.StatRequest{Path: path}, opts...)
 	})
 	if err != nil {
 		return nil, info, err
@@ -425,6 +426,16 @@ func (c *Client) ListInfo(ctx context.Context, path string) ([]Entry, ReadInfo, 
 		out[i] = entryOf(e)
 	}
 	return out, info, nil
+}
+
+// LocateInfo lists the chunks of the file at path with their replicas,
+// read like Stat (read.consistency, read.from): a shadow answers from the
+// locations the chunkservers report to it, so a file can be read while the
+// primary is unavailable. It also says who answered.
+func (c *Client) LocateInfo(ctx context.Context, path string) (*chunkpb.LocateResponse, ReadInfo, error) {
+	return read(ctx, c, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*chunkpb.LocateResponse, error) {
+		return chunkpb.NewChunkMasterClient(cc).Locate(ctx, &chunkpb.LocateRequest{Path: path}, opts...)
+	})
 }
 
 // Members lists the members this client may read from, as last seen in

@@ -57,7 +57,7 @@ type block struct {
 // those of the moment Open asks; a file that grows later (record append)
 // needs a new Open to see the new bytes.
 func (c *Client) Open(ctx context.Context, path string) (*Reader, error) {
-	loc, err := c.locate(ctx, path)
+	loc, err := c.locateRead(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -307,7 +307,7 @@ func (c *Client) readChunkRange(ctx context.Context, path string, idx int, ch *c
 		case <-t.C:
 		}
 		backoff = min(2*backoff, time.Second)
-		loc, err := c.locate(ctx, path)
+		loc, err := c.locateRead(ctx, path)
 		if err != nil {
 			return ch, err
 		}

@@ -1,12 +1,15 @@
 package chunkmaster
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/gfsha/master/internal/meta"
 )
 
 // Config tunes the master's chunk management.
@@ -33,6 +36,11 @@ type Config struct {
 	Logger    *slog.Logger
 	// DialOptions are added to every connection to a chunkserver.
 	DialOptions []grpc.DialOption
+	// ShadowRead, when set, runs fn on the node's state with the read
+	// consistency the request in ctx asks for (rpcserver.Read): Locate on a
+	// member that is not the serving primary answers through it, from the
+	// advisory location table (shadow.go).
+	ShadowRead func(ctx context.Context, fn func(*meta.State) error) error
 }
 
 func (c Config) withDefaults() Config {

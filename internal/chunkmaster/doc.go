@@ -10,6 +10,14 @@
 // and reports all its replicas then), and the leases from what their
 // holders report.
 //
+// Every member, whatever its role, also keeps an advisory location table
+// (shadow.go) from the reports chunkservers send to every master
+// (chunkpb.MDReportOnly): a shadow answers Locate from it, the file read
+// with the request's read consistency, and a new term starts with its live
+// chunkservers and replicas, so a new primary knows every replica the moment
+// it serves. A report registers nothing and hands out no token; leases are
+// never seeded (the term's grace period waits out the previous primary's).
+//
 // What it guarantees:
 //   - Every command to a chunkserver (create, delete, copy, set version,
 //     grant or revoke a lease) carries the term's fencing token, is sent

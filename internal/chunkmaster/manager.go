@@ -43,17 +43,21 @@ type Node interface {
 // Manager runs the master's side of the data path while its node serves:
 // one term per leadership, started when the node is promoted and ended when
 // its token goes away. Nothing of a term outlives it: the location map, the
-// leases it knows and its background work are rebuilt by the next one.
+// leases it knows and its background work are rebuilt by the next one (its
+// locations seeded from the advisory table of reports, shadow.go).
 type Manager struct {
 	n   Node
 	cfg Config
 	log *slog.Logger
 
-	mu     sync.Mutex // guards term, termCh, conns and closed
+	mu     sync.Mutex // guards term, termCh, conns, closed and reports
 	term   *term
 	termCh chan struct{} // closed and replaced when a term starts
 	conns  map[string]*grpc.ClientConn
 	closed bool
+	// reports is the advisory location table: every chunkserver's last
+	// report to this member, whatever its role (shadow.go).
+	reports map[string]*reported
 }
 
 // New makes a manager for n; Run drives it.
@@ -90,12 +94,13 @@ func (m *Manager) Run(ctx context.Context) {
 func (m *Manager) runTerm(ctx context.Context, token fencing.Token) {
 	tctx, cancel := context.WithCancel(ctx)
 	t := newTerm(m, tctx, token)
+	seeded := m.seed(t, m.n.State().AppliedIndex())
 	m.mu.Lock()
 	m.term = t
 	close(m.termCh)
 	m.termCh = make(chan struct{})
 	m.mu.Unlock()
-	m.log.Info("chunk management active", "token", token, "grants_after", t.graceUntil.Sub(t.start).Round(time.Millisecond))
+	m.log.Info("chunk management active", "token", token, "chunkservers_known", seeded, "grants_after", t.graceUntil.Sub(t.start).Round(time.Millisecond))
 
 	var wg sync.WaitGroup
 	wg.Add(1)

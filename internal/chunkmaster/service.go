@@ -63,6 +63,10 @@ func (v *service) Heartbeat(ctx context.Context, r *chunkpb.HeartbeatRequest) (*
 	if r.Id == "" || r.Address == "" {
 		return nil, status.Error(codes.InvalidArgument, "heartbeat without a chunkserver id or address")
 	}
+	if isReportOnly(ctx) {
+		// A report to a member the chunkserver does not follow as primary.
+		return &chunkpb.HeartbeatResponse{Master: v.m.n.ID(), NeedFull: v.m.record(r)}, nil
+	}
 	t, err := v.m.activeTerm(ctx, heartbeatWait)
 	if err != nil {
 		return nil, err
@@ -77,6 +81,9 @@ func (v *service) Heartbeat(ctx context.Context, r *chunkpb.HeartbeatRequest) (*
 		return &chunkpb.HeartbeatResponse{Token: int64(t.token), Master: v.m.n.ID(), NeedFull: true}, nil
 	}
 	resp, err := t.heartbeat(r, v.m.n.State().AppliedIndex())
+	if err == nil && resp.Registered {
+		v.m.record(r) // kept for a later term of this member
+	}
 	return servingAfter(v.m, t, resp, err)
 }
 
@@ -157,7 +164,7 @@ func (v *service) GetLease(ctx context.Context, r *chunkpb.LeaseRequest) (*chunk
 func (v *service) Locate(ctx context.Context, r *chunkpb.LocateRequest) (*chunkpb.LocateResponse, error) {
 	t, err := v.m.activeTerm(ctx, 0)
 	if err != nil {
-		return nil, err
+		return v.locateShadow(ctx, r, err)
 	}
 	e, err := v.entry(r.Path)
 	if err != nil {

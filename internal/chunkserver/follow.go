@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/gfsha/master/api/chunkpb"
@@ -39,6 +40,9 @@ func (s *Server) follow(ctx context.Context) {
 			s.log.Error("could not persist the new primary's token", "token", l.Token, "err", err)
 		}
 		v, err := cluster.DecodeLeaderValue(l.Value)
+		s.mu.Lock()
+		s.leaderID = v.NodeID
+		s.mu.Unlock()
 		if err != nil || v.Address == "" {
 			s.log.Warn("election holder has no usable address", "key", l.Key, "err", err)
 			continue
@@ -101,7 +105,7 @@ func (s *Server) heartbeatTo(ctx context.Context, v cluster.LeaderValue) {
 		}
 		gen := s.store.Generation()
 		full := needFull || !registered || gen != lastGen
-		resp, err := s.heartbeat(ctx, v.Address, full)
+		resp, err := s.heartbeat(ctx, v.Address, full, false)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -155,8 +159,9 @@ func (s *Server) heartbeatTo(ctx context.Context, v cluster.LeaderValue) {
 	}
 }
 
-// heartbeat sends one heartbeat to the master at addr.
-func (s *Server) heartbeat(ctx context.Context, addr string, full bool) (*chunkpb.HeartbeatResponse, error) {
+// heartbeat sends one heartbeat to the master at addr; reportOnly marks it
+// chunkpb.MDReportOnly (a master this chunkserver does not follow).
+func (s *Server) heartbeat(ctx context.Context, addr string, full, reportOnly bool) (*chunkpb.HeartbeatResponse, error) {
 	cc, err := s.conn(addr)
 	if err != nil {
 		return nil, err
@@ -171,5 +176,8 @@ func (s *Server) heartbeat(ctx context.Context, addr string, full bool) (*chunkp
 	}
 	hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
+	if reportOnly {
+		hctx = metadata.AppendToOutgoingContext(hctx, chunkpb.MDReportOnly, "1")
+	}
 	return chunkpb.NewChunkMasterClient(cc).Heartbeat(hctx, req)
 }

@@ -58,8 +58,11 @@ type Server struct {
 	writing map[uint64]*sync.Mutex // per-chunk write order on this chunkserver
 	conns   map[string]*grpc.ClientConn
 	master  string // node id of the primary heartbeated to, once registered
-	paused  bool   // tests: heartbeats suspended
-	closed  bool
+	// leaderID is the node id of the election's holder as last watched:
+	// it gets heartbeats, every other member reports (report.go).
+	leaderID string
+	paused   bool // tests: heartbeats suspended
+	closed   bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -128,9 +131,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	chunkpb.RegisterChunkserverServer(s.grpc, &service{s: s})
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.grpc.Serve(l) }()
 	go func() { defer s.wg.Done(); s.follow(rctx) }()
+	go func() { defer s.wg.Done(); s.reportToMembers(rctx) }()
 	s.log.Info("chunkserver started", "address", s.addr, "dir", cfg.Dir, "chunks", len(s.store.List()), "token", s.highest.Current())
 	ok = true
 	return s, nil

@@ -23,6 +23,7 @@ import (
 	"github.com/gfsha/master/internal/hooks"
 	"github.com/gfsha/master/internal/httpapi"
 	"github.com/gfsha/master/internal/incarnation"
+	"github.com/gfsha/master/internal/meta"
 	"github.com/gfsha/master/internal/node"
 	"github.com/gfsha/master/internal/rpcserver"
 	"github.com/gfsha/master/internal/statuspage"
@@ -264,6 +265,7 @@ func (s *Server) startChunks(o Options, log *slog.Logger) error {
 	cc.DialOptions = x.DialOptions
 	cc.Logger = log
 	cc.DialOptions = append([]grpc.DialOption{s.rpcDial}, cc.DialOptions...)
+	cc.ShadowRead = func(ctx context.Context, fn func(*meta.State) error) error { return rpcserver.Read(ctx, s.Node, fn) }
 	s.Chunks = chunkmaster.New(s.Node, cc)
 	s.Metrics.ChunkserversAttached(s.Chunks.Attached)
 	s.Metrics.ReplicationHealth(s.Chunks.ReplicationHealth)
