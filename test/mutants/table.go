@@ -372,4 +372,30 @@ var mutants = []mutant{
 		Package: "./internal/chunkmaster",
 		Tests:   "TestCommandDeadlineBoundedByMasterLease",
 	},
+	// Chunk locations on shadows: reports are advisory, never a
+	// registration, and a shadow lists only replicas at the current version.
+	{
+		Name:    "report-only-registers",
+		File:    "internal/chunkmaster/service.go",
+		Old:     "if isReportOnly(ctx) {",
+		New:     "if false && isReportOnly(ctx) {",
+		Package: "./internal/chunkmaster",
+		Tests:   "TestReportsAdvisoryOnly",
+	},
+	{
+		Name:    "shadow-locate-any-version",
+		File:    "internal/chunkmaster/shadow.go",
+		Old:     "if v, ok := p.chunks[c.Handle]; ok && v == c.Version && now.Sub(p.lastBeat) < m.cfg.DeadAfter {",
+		New:     "if _, ok := p.chunks[c.Handle]; ok && now.Sub(p.lastBeat) < m.cfg.DeadAfter {",
+		Package: "./internal/chunkmaster",
+		Tests:   "TestReportsAdvisoryOnly",
+	},
+	{
+		Name:    "promoted-primary-unseeded",
+		File:    "internal/chunkmaster/manager.go",
+		Old:     "seeded := m.seed(t, m.n.State().AppliedIndex())",
+		New:     "seeded := 0",
+		Package: "./client",
+		Tests:   "TestPromotedPrimaryKnowsReplicas",
+	},
 }
