@@ -235,6 +235,7 @@ func TestDeposedTokenRefusedAcrossRestart(t *testing.T) {
 	e.waitAttached(3, 30*time.Second)
 	oldTok := old.Node.Status().LastPromotion.Token
 	newTok := next.Node.Status().Token
+	e.waitFor(30*time.Second, "the chunkserver to learn the new token", func() bool { return int64(e.css[0].Token()) == int64(newTok) })
 	commands := map[string]func(c chunkpb.ChunkserverClient) error{
 		"create": func(c chunkpb.ChunkserverClient) error {
 			_, err := c.CreateChunk(e.ctx(30*time.Second), &chunkpb.CreateChunkRequest{Token: oldTok, Handle: 999, Version: 1, MaxSize: 1 << 20})

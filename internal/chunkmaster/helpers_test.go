@@ -174,17 +174,30 @@ func waitFor(t testing.TB, bound time.Duration, what string, cond func() bool) {
 	}
 }
 
-// waitAttached waits until the primary has n chunkservers registered.
+// waitAttached waits until the primary has n chunkservers registered under
+// its own token.
 func (e *env) waitAttached(n int, bound time.Duration) *chunkmaster.TermSnapshot {
 	e.t.Helper()
 	var snap *chunkmaster.TermSnapshot
-	e.waitFor(bound, fmt.Sprintf("%d chunkservers attached", n), func() bool {
+	e.waitFor(bound, fmt.Sprintf("%d chunkservers attached to the primary's term", n), func() bool {
 		p := e.dc.Primary()
 		if p == nil {
 			return false
 		}
 		snap = p.Chunks.Snapshot()
-		return snap != nil && len(snap.Chunkservers) == n
+		if snap == nil {
+			return false
+		}
+		// A new term starts with the chunkservers the shadows heard from,
+		// still on the old token; attached means registered under this one
+		// (so the chunkserver has learnt it and refuses the old).
+		attached := 0
+		for _, cs := range snap.Chunkservers {
+			if cs.Token == snap.Token {
+				attached++
+			}
+		}
+		return attached == n
 	})
 	return snap
 }
